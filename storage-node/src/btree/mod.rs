@@ -1,0 +1,1 @@
+//! (btree: under construction in this issue)
