@@ -15,4 +15,5 @@
 pub mod btree;
 pub mod engine;
 pub mod io;
+pub mod rng;
 pub mod wal;
