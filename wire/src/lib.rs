@@ -1,1 +1,22 @@
-//! What crosses a process boundary or reaches disk as a format (DESIGN §11).
+//! What crosses a process boundary or reaches disk as a format (DESIGN §11). No I/O here:
+//! only types, encodings and the rules that decide whether a value is valid.
+//!
+//! Modules:
+//! - [`ids`]: identifiers embedded in formats ([`ids::TableId`]; table 0 is the engine's
+//!   metadata).
+//! - [`number`]: DynamoDB numbers ([`number::Number`]): parsing with DynamoDB's rules and
+//!   messages, canonical text, numeric order, DynamoDB's byte-size rule, and (in
+//!   `number/encoding.rs`) the order-preserving byte encoding used in keys.
+//! - [`key`]: the stored key layout `table_id | hash64(pk) | pk_len | pk | sk`, the fixed
+//!   partition-key hash, DynamoDB's key limits, and key ranges for tables and item collections.
+
+pub mod ids;
+pub mod key;
+pub mod number;
+
+pub use ids::TableId;
+pub use key::{KeyAttr, KeyError, KeyType};
+pub use number::{Number, NumberError};
+
+#[cfg(test)]
+mod test_support;
