@@ -245,7 +245,9 @@ pub enum KeyError {
         offset: usize,
     },
     /// The stored hash is not the hash of the stored partition key.
-    #[error("stored key hash {stored:#018x} differs from hash64 of its partition key {computed:#018x}")]
+    #[error(
+        "stored key hash {stored:#018x} differs from hash64 of its partition key {computed:#018x}"
+    )]
     HashMismatch {
         /// The hash in the key.
         stored: u64,
@@ -394,8 +396,8 @@ pub fn collection_range(table: TableId, pk: &KeyAttr) -> Result<(Vec<u8>, Vec<u8
 }
 
 fn write_collection_prefix(table: TableId, pk: &KeyAttr, out: &mut Vec<u8>) {
-    let pk_len = u16::try_from(pk.encoded_len())
-        .expect("a validated partition key is at most 2048 bytes");
+    let pk_len =
+        u16::try_from(pk.encoded_len()).expect("a validated partition key is at most 2048 bytes");
     out.extend_from_slice(&table.to_be_bytes());
     out.extend_from_slice(&hash64(pk).to_be_bytes());
     out.extend_from_slice(&pk_len.to_be_bytes());

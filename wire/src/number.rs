@@ -33,8 +33,8 @@ mod encoding;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use encoding::decode_at as decode_number_at;
 pub use encoding::MAX_ENCODED_NUMBER_BYTES;
+pub(crate) use encoding::decode_at as decode_number_at;
 
 /// The most significant digits a DynamoDB number may have.
 pub const MAX_SIGNIFICANT_DIGITS: u32 = 38;
@@ -60,10 +60,14 @@ pub enum NumberError {
         input: String,
     },
     /// The magnitude exceeds 9.99…E+125.
-    #[error("Number overflow. Attempting to store a number with magnitude larger than supported range")]
+    #[error(
+        "Number overflow. Attempting to store a number with magnitude larger than supported range"
+    )]
     Overflow,
     /// A nonzero magnitude below 1E-130.
-    #[error("Number underflow. Attempting to store a number with magnitude smaller than supported range")]
+    #[error(
+        "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+    )]
     Underflow,
     /// More than 38 significant digits.
     #[error("Attempting to store more than 38 significant digits in a Number")]
@@ -190,13 +194,17 @@ impl Number {
 
     /// The number `±coefficient × 10^exponent`, normalized (trailing zeros of the coefficient
     /// move into the exponent; `-0` is zero) and checked like [`Number::parse`].
-    pub fn from_parts(negative: bool, coefficient: u128, exponent: i32) -> Result<Number, NumberError> {
+    pub fn from_parts(
+        negative: bool,
+        coefficient: u128,
+        exponent: i32,
+    ) -> Result<Number, NumberError> {
         if coefficient == 0 {
             return Ok(Number::ZERO);
         }
         let mut coefficient = coefficient;
         let mut exponent = i64::from(exponent);
-        while coefficient % 10 == 0 {
+        while coefficient.is_multiple_of(10) {
             coefficient /= 10;
             exponent += 1;
         }
@@ -250,7 +258,7 @@ impl Number {
             return 1;
         }
         let digits = self.significant_digits() as usize;
-        let unaligned = digits % 2 == 0 && self.leading_exponent().rem_euclid(2) == 0;
+        let unaligned = digits.is_multiple_of(2) && self.leading_exponent().rem_euclid(2) == 0;
         1 + digits.div_ceil(2) + usize::from(unaligned) + usize::from(self.negative)
     }
 

@@ -25,7 +25,17 @@ const MAX_TEXT: &str = "9.9999999999999999999999999999999999999E+125";
 
 #[test]
 fn zero_has_one_form() {
-    for text in ["0", "-0", "+0", "0.000", "-0.0e-500", "000", ".0", "0.", "0e999999999999999999999"] {
+    for text in [
+        "0",
+        "-0",
+        "+0",
+        "0.000",
+        "-0.0e-500",
+        "000",
+        ".0",
+        "0.",
+        "0e999999999999999999999",
+    ] {
         let x = n(text);
         assert_eq!(x, Number::ZERO, "{text}");
         assert!(x.is_zero() && !x.is_negative());
@@ -37,7 +47,9 @@ fn zero_has_one_form() {
 
 #[test]
 fn equal_values_are_one_number_with_the_same_bytes() {
-    let spellings = ["1e3", "1000", "1000.000", "1E+3", "0.1e4", "+1000", "00001000", "10000e-1"];
+    let spellings = [
+        "1e3", "1000", "1000.000", "1E+3", "0.1e4", "+1000", "00001000", "10000e-1",
+    ];
     let first = n(spellings[0]);
     for text in spellings {
         let x = n(text);
@@ -60,7 +72,10 @@ fn canonical_text_examples() {
         ("-12.5e-3", "-0.0125"),
         ("5.", "5"),
         (".5", "0.5"),
-        ("123456789012345678901234567890123456.78", "123456789012345678901234567890123456.78"),
+        (
+            "123456789012345678901234567890123456.78",
+            "123456789012345678901234567890123456.78",
+        ),
     ];
     for (text, canonical) in cases {
         assert_eq!(n(text).to_canonical_string(), canonical, "{text}");
@@ -78,7 +93,10 @@ fn range_edges_are_accepted() {
     let max = n(MAX_TEXT);
     assert_eq!(max.significant_digits(), 38);
     assert_eq!(max.leading_exponent(), 125);
-    assert_eq!(n(&format!("-{MAX_TEXT}")), Number::from_parts(true, max.coefficient(), 88).unwrap());
+    assert_eq!(
+        n(&format!("-{MAX_TEXT}")),
+        Number::from_parts(true, max.coefficient(), 88).unwrap()
+    );
     let min = n("1E-130");
     assert_eq!((min.coefficient(), min.leading_exponent()), (1, -130));
     assert!(n("-1E-130") < Number::ZERO && Number::ZERO < min);
@@ -92,15 +110,33 @@ fn errors_carry_dynamodb_messages_in_dynamodb_order() {
     let cases: [(&str, NumberError); 10] = [
         ("1e126", NumberError::Overflow),
         ("-1e126", NumberError::Overflow),
-        ("99999999999999999999999999999999999999.5E+88", NumberError::TooManyDigits),
+        (
+            "99999999999999999999999999999999999999.5E+88",
+            NumberError::TooManyDigits,
+        ),
         ("1e-131", NumberError::Underflow),
         ("-1e-131", NumberError::Underflow),
-        ("123456789012345678901234567890123456789", NumberError::TooManyDigits),
-        ("-1.23456789012345678901234567890123456789", NumberError::TooManyDigits),
-        ("1000000000000000000000000000000000000001", NumberError::TooManyDigits),
+        (
+            "123456789012345678901234567890123456789",
+            NumberError::TooManyDigits,
+        ),
+        (
+            "-1.23456789012345678901234567890123456789",
+            NumberError::TooManyDigits,
+        ),
+        (
+            "1000000000000000000000000000000000000001",
+            NumberError::TooManyDigits,
+        ),
         // Overflow is reported before the digit count, as DynamoDB does.
-        ("1234567890123456789012345678901234567890e100", NumberError::Overflow),
-        ("1234567890123456789012345678901234567890e-180", NumberError::Underflow),
+        (
+            "1234567890123456789012345678901234567890e100",
+            NumberError::Overflow,
+        ),
+        (
+            "1234567890123456789012345678901234567890e-180",
+            NumberError::Underflow,
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(Number::parse(text), Err(expected), "{text}");
@@ -118,7 +154,10 @@ fn errors_carry_dynamodb_messages_in_dynamodb_order() {
         "Attempting to store more than 38 significant digits in a Number"
     );
     // Leading and trailing zeros are not significant; 38 digits after them is fine.
-    assert_eq!(n(&format!("0001{}000", "0".repeat(36))).significant_digits(), 1);
+    assert_eq!(
+        n(&format!("0001{}000", "0".repeat(36))).significant_digits(),
+        1
+    );
     assert_eq!(n("0001000").significant_digits(), 1);
 }
 
@@ -130,9 +169,38 @@ fn syntax_errors_echo_the_input() {
         "The parameter cannot be converted to a numeric value"
     );
     let bad = [
-        " 1", "1 ", " ", "NaN", "nan", "Infinity", "-Infinity", "inf", "0x10", "0X1F", ".", "-.",
-        "+", "-", "e5", "1e", "1e+", "1e-", "1.2.3", "1e5.5", "1,000", "1_000", "--1", "+-1",
-        "1-", "١", "1e5e5", "abc", "b", "\u{0}", "1\n", "１",
+        " 1",
+        "1 ",
+        " ",
+        "NaN",
+        "nan",
+        "Infinity",
+        "-Infinity",
+        "inf",
+        "0x10",
+        "0X1F",
+        ".",
+        "-.",
+        "+",
+        "-",
+        "e5",
+        "1e",
+        "1e+",
+        "1e-",
+        "1.2.3",
+        "1e5.5",
+        "1,000",
+        "1_000",
+        "--1",
+        "+-1",
+        "1-",
+        "١",
+        "1e5e5",
+        "abc",
+        "b",
+        "\u{0}",
+        "1\n",
+        "１",
     ];
     for text in bad {
         let err = Number::parse(text).expect_err(text);
@@ -154,10 +222,24 @@ fn from_parts_normalizes_and_checks() {
     assert_eq!(Number::from_parts(false, 1000, 0).unwrap(), n("1000"));
     assert_eq!(Number::from_parts(true, 0, 77).unwrap(), Number::ZERO);
     assert_eq!(Number::from_parts(true, 500, -3).unwrap(), n("-0.5"));
-    assert_eq!(Number::from_parts(false, 1, 126), Err(NumberError::Overflow));
-    assert_eq!(Number::from_parts(false, 1, -131), Err(NumberError::Underflow));
-    assert_eq!(Number::from_parts(false, u128::MAX, 0), Err(NumberError::TooManyDigits));
-    assert_eq!(Number::from_parts(false, 10u128.pow(38), 0).unwrap().coefficient(), 1);
+    assert_eq!(
+        Number::from_parts(false, 1, 126),
+        Err(NumberError::Overflow)
+    );
+    assert_eq!(
+        Number::from_parts(false, 1, -131),
+        Err(NumberError::Underflow)
+    );
+    assert_eq!(
+        Number::from_parts(false, u128::MAX, 0),
+        Err(NumberError::TooManyDigits)
+    );
+    assert_eq!(
+        Number::from_parts(false, 10u128.pow(38), 0)
+            .unwrap()
+            .coefficient(),
+        1
+    );
 }
 
 #[test]
@@ -265,9 +347,19 @@ fn cases() -> ProptestConfig {
 
 /// Renders `parts` in a random equivalent spelling: the point moved by an exponent literal,
 /// leading and trailing zeros, `e`/`E`, optional `+` signs.
-fn respell(parts: &NumParts, shift: i32, lead_zeros: usize, trail_zeros: usize, style: u8) -> String {
+fn respell(
+    parts: &NumParts,
+    shift: i32,
+    lead_zeros: usize,
+    trail_zeros: usize,
+    style: u8,
+) -> String {
     if parts.digits.is_empty() {
-        return format!("{}0{}", if style & 1 == 1 { "-" } else { "" }, "0".repeat(trail_zeros));
+        return format!(
+            "{}0{}",
+            if style & 1 == 1 { "-" } else { "" },
+            "0".repeat(trail_zeros)
+        );
     }
     // Mantissa = value / 10^shift, written in plain decimal.
     let lead = parts.lead - shift;
