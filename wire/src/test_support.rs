@@ -10,6 +10,13 @@ use proptest::prelude::*;
 
 use crate::number::Number;
 
+/// At least 2,000 cases per property; `PROPTEST_CASES` raises it (e.g. for a long soak).
+pub fn proptest_config() -> ProptestConfig {
+    let mut config = ProptestConfig::default();
+    config.cases = config.cases.max(2000);
+    config
+}
+
 /// A number described by its parts: `sign · 0.d1 d2 … dn × 10^(lead + 1)` (i.e. the leading digit
 /// has place value `10^lead`). `digits` is empty for zero; otherwise it starts and ends with a
 /// nonzero digit.

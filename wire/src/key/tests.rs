@@ -317,7 +317,7 @@ fn prefix_successor_bounds_prefix_scans() {
 }
 
 fn cases() -> ProptestConfig {
-    ProptestConfig::with_cases(2000)
+    crate::test_support::proptest_config()
 }
 
 /// A non-empty string key of up to `max` chars, mixing ASCII, multi-byte and astral chars.

@@ -342,7 +342,7 @@ fn order_examples() {
 }
 
 fn cases() -> ProptestConfig {
-    ProptestConfig::with_cases(2000)
+    crate::test_support::proptest_config()
 }
 
 /// Renders `parts` in a random equivalent spelling: the point moved by an exponent literal,
