@@ -26,6 +26,7 @@
 //! the io_uring driver), each block with a `// SAFETY:` comment.
 
 pub mod buf;
+pub mod mem;
 pub mod std_disk;
 
 pub use buf::{IO_ALIGN, IoBuf};
@@ -47,7 +48,11 @@ pub enum IoError {
         "{}: misaligned direct I/O (offset {offset}, len {len}); O_DIRECT needs {IO_ALIGN}-byte alignment",
         path.display()
     )]
-    Misaligned { path: PathBuf, offset: u64, len: usize },
+    Misaligned {
+        path: PathBuf,
+        offset: u64,
+        len: usize,
+    },
     #[error(
         "io_uring is unavailable on this kernel ({reason}); set io_engine = \"std\" to use the std::fs engine instead"
     )]
@@ -128,7 +133,9 @@ impl std::str::FromStr for IoEngine {
         match s {
             "uring" | "io_uring" => Ok(IoEngine::Uring),
             "std" => Ok(IoEngine::Std),
-            other => Err(format!("unknown io engine {other:?} (expected \"uring\" or \"std\")")),
+            other => Err(format!(
+                "unknown io engine {other:?} (expected \"uring\" or \"std\")"
+            )),
         }
     }
 }
