@@ -25,11 +25,21 @@
 //! All `unsafe` in the workspace lives in this module (buffer allocation and
 //! the io_uring driver), each block with a `// SAFETY:` comment.
 
+mod any;
 pub mod buf;
+#[cfg(test)]
+mod conformance;
 pub mod mem;
+#[cfg(test)]
+mod mem_tests;
 pub mod std_disk;
+pub mod uring;
 
+pub use any::{AnyDisk, AnyFile, open_disk, open_disk_with};
 pub use buf::{IO_ALIGN, IoBuf};
+pub use mem::{Fault, FaultOp, MemDisk, MemFile, MemStats};
+pub use std_disk::{StdDisk, StdFile};
+pub use uring::{UringConfig, UringDisk, UringFile, UringStats};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -165,6 +175,7 @@ pub trait Disk: Send + Sync + 'static {
 }
 
 /// An open file with positional I/O. Cloning is cheap and shares the handle.
+#[allow(clippy::len_without_is_empty)] // `len` is a fallible async query, not a container size
 pub trait DiskFile: Clone + Send + Sync + 'static {
     /// The path this file was opened with (for error messages).
     fn path(&self) -> &Path;
