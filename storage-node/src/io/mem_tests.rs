@@ -64,6 +64,7 @@ fn check_crash_image(
         let actual = &after[lo.min(after.len())..lo.min(after.len()) + visible];
         let mut matched = None;
         let mut piece_end = 0;
+        let mut ends_file_here = false;
         for k in 0..=touching.len() {
             if k > 0 {
                 let (o, d) = touching[k - 1];
@@ -74,24 +75,23 @@ fn check_crash_image(
             // A kept piece never lies past the file end.
             if candidate[..visible] == *actual && piece_end <= after.len() {
                 matched = Some(k);
+                ends_file_here |= k > 0 && piece_end == after.len();
             }
         }
         let k = matched
             .unwrap_or_else(|| panic!("sector {s} matches no prefix of its unsynced writes"));
         kept += k;
         dropped += touching.len() - k;
-    }
-    let l = after.len();
-    if l > durable.len() {
-        // A piece ends at a write's end or at a sector boundary inside it.
-        let piece_ends_at_l = unsynced.iter().any(|(o, d)| {
-            o + d.len() == l || (l.is_multiple_of(SECTOR) && *o < l && l < o + d.len())
-        });
-        assert!(
-            piece_ends_at_l,
-            "length {l} is neither the durable length {} nor the end of a kept piece",
-            durable.len()
-        );
+        // A file grown by the crash ends exactly where a kept piece ends,
+        // and that piece lies in the sector holding the last byte.
+        let l = after.len();
+        if l > durable.len() && (lo..hi).contains(&(l - 1)) {
+            assert!(
+                ends_file_here,
+                "length {l} is neither the durable length {} nor the end of a kept piece",
+                durable.len()
+            );
+        }
     }
     (kept, dropped)
 }

@@ -150,6 +150,9 @@ pub(super) struct Driver {
     efd_armed: bool,
     /// All senders are gone: finish in-flight ops, then exit.
     closed: bool,
+    /// Scratch space for reaped completions (reused, never shrinks below
+    /// one CQ's worth).
+    cqes: Vec<(u64, i32)>,
 }
 
 impl Driver {
@@ -169,6 +172,7 @@ impl Driver {
             efd_buf: Box::new(0),
             efd_armed: false,
             closed: false,
+            cqes: Vec::with_capacity(2 * (max_in_flight + 1)),
         }
     }
 
@@ -328,12 +332,9 @@ impl Driver {
     }
 
     fn reap(&mut self) {
-        let cqes: Vec<(u64, i32)> = self
-            .ring
-            .completion()
-            .map(|c| (c.user_data(), c.result()))
-            .collect();
-        for (token, res) in cqes {
+        let mut cqes = std::mem::take(&mut self.cqes);
+        cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result())));
+        for &(token, res) in &cqes {
             if token == EVENTFD_TOKEN {
                 self.efd_armed = false;
                 if !self.closed {
@@ -343,6 +344,8 @@ impl Driver {
             }
             self.complete(token as usize, res);
         }
+        cqes.clear();
+        self.cqes = cqes;
     }
 
     fn complete(&mut self, slot: usize, res: i32) {

@@ -18,14 +18,11 @@ fn pattern(region: u64, version: u64) -> Vec<u8> {
     Rng::new(region << 16 | version).bytes(REGION)
 }
 
-/// Polls `fut` exactly once, then drops it (cancelling it mid-flight).
-async fn poll_once_then_drop<F: Future>(fut: F) {
+/// Polls `fut` exactly once, then drops it (cancelling it mid-flight);
+/// true if it had already finished.
+async fn poll_once_then_drop<F: Future>(fut: F) -> bool {
     let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(|cx| {
-        let _ = fut.as_mut().poll(cx);
-        Poll::Ready(())
-    })
-    .await;
+    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx).is_ready())).await
 }
 
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
@@ -87,17 +84,23 @@ fn cancellation_safety() {
                         }
                     };
                     match mode {
-                        0 => poll_once_then_drop(op).await,
-                        1 => {
-                            let _ = tokio::time::timeout(delay, op).await;
+                        0 => !poll_once_then_drop(op).await,
+                        1 => tokio::time::timeout(delay, op).await.is_err(),
+                        _ => {
+                            op.await.expect("uncancelled op");
+                            false
                         }
-                        _ => op.await.expect("uncancelled op"),
                     }
                 }));
             }
+            let mut cancelled = 0;
             for t in tasks {
-                t.await.expect("task");
+                cancelled += t.await.expect("task") as u32;
             }
+            assert!(
+                cancelled > 50,
+                "only {cancelled} ops were cancelled mid-flight"
+            );
             // The driver still serves: a fresh file round-trips.
             let g = disk
                 .open(&tmp.0.join("g"), OpenOptions::CREATE)
@@ -113,6 +116,7 @@ fn cancellation_safety() {
             }
             let alive = disk.driver_alive();
             assert!(alive());
+            eprintln!("seed {seed}: {cancelled} cancelled; {:?}", disk.stats());
             alive
         });
         // Every handle is gone (ops cancelled above may still be queued or
