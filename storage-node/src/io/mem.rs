@@ -81,6 +81,7 @@ pub struct MemFile {
 /// Which operation a [`Fault`] matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultOp {
+    /// `read_at` and `len`.
     Read,
     Write,
     /// `sync_data` and `sync_all`.
@@ -97,7 +98,9 @@ pub enum FaultOp {
 }
 
 /// A fault to inject: the matching operation fails with
-/// [`IoError::Injected`] and has no effect.
+/// [`IoError::Injected`] and has no effect. Each operation is offered to the
+/// first registered fault that matches it (only that one counts it down).
+/// Faults and counters survive [`MemDisk::crash`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
     pub op: FaultOp,
