@@ -64,7 +64,11 @@ impl IoBuf {
     /// Sets the visible length; bytes beyond the old length keep whatever
     /// they held (they are always initialised). Panics past capacity.
     pub fn set_len(&mut self, len: usize) {
-        assert!(len <= self.cap, "IoBuf::set_len {len} > capacity {}", self.cap);
+        assert!(
+            len <= self.cap,
+            "IoBuf::set_len {len} > capacity {}",
+            self.cap
+        );
         self.len = len;
     }
 

@@ -1,34 +1,59 @@
 //! The I/O seam: every byte Cairn stores goes through [`Disk`] / [`DiskFile`].
 //!
-//! Engines (chosen by [`IoEngine`] in config):
-//! - `uring` ([`uring`]): the default. One driver owns an `io_uring`; callers
-//!   submit through a bounded channel and await completions. The driver owns
-//!   each [`IoBuf`] (and keeps the file descriptor open) until its completion
-//!   arrives, so a cancelled caller can never cause a use-after-free.
-//! - `std` ([`std_disk`]): positional `std::fs` calls on tokio's blocking pool;
-//!   the fallback and the comparison point.
-//! - `mem` ([`mem`]): an in-memory disk for tests and simulation that keeps
-//!   durable and volatile bytes apart and can crash (dropping or tearing
-//!   unsynced writes) or flip bits. Never used by a real node.
+//! Engines (chosen by [`IoEngine`] in config, built by [`open_disk`] as an
+//! [`AnyDisk`]; io_uring is the default and an unusable io_uring is the
+//! error [`IoError::UringUnavailable`], never a silent fallback):
+//! - `uring` ([`uring`]: [`UringDisk`]): one driver thread owns an
+//!   `io_uring`; callers submit through a bounded channel and await a
+//!   oneshot. The driver owns each [`IoBuf`] (and an `Arc` of the file, so
+//!   the fd stays open) until its completion arrives, so a cancelled caller
+//!   can never cause a use-after-free. Reads, writes, fsync/fdatasync and
+//!   fallocate go through the ring; namespace ops, `len` and `set_len` use
+//!   tokio's blocking pool.
+//! - `std` ([`std_disk`]: [`StdDisk`]): positional `std::fs` calls on tokio's
+//!   blocking pool; the fallback when asked for, and the comparison point.
+//! - `mem` ([`mem`]: [`MemDisk`]): an in-memory disk for tests and simulation
+//!   that keeps durable and volatile bytes apart and can crash (dropping or
+//!   tearing unsynced writes per 512-byte sector, forgetting namespace ops not
+//!   made durable by `sync_dir`), flip bits and inject faults. Never used by a
+//!   real node; not selectable through [`IoEngine`].
 //!
-//! All three pass the same test suite (`io/conformance.rs`).
+//! All three pass the same test suite (`io/conformance.rs`); engine-specific
+//! tests are in `io/uring/tests.rs` and `io/mem_tests.rs`.
 //!
 //! Semantics every engine provides (and the mem engine enforces):
 //! - `write_at` writes the whole buffer or fails; `read_at` fills the buffer
 //!   unless end of file comes first and returns how many bytes it read.
+//!   Writing past the end extends the file; the gap reads as zeros.
 //! - Written data is durable only after `sync_data`/`sync_all` on that file
 //!   returns. Creating, renaming or removing a file is durable only after
-//!   `sync_dir` on its directory returns.
+//!   `sync_dir` on its directory returns (`create_dir_all` itself: see each
+//!   engine; `MemDisk` treats it as durable at once).
 //! - A file opened with `direct: true` uses `O_DIRECT`: offsets, lengths and
-//!   buffer addresses must be multiples of [`IO_ALIGN`]; misuse is an error.
+//!   buffer addresses must be multiples of [`IO_ALIGN`]; misuse is
+//!   [`IoError::Misaligned`] (checked before the call reaches the kernel).
+//! - A future dropped before it completes may or may not have done its work
+//!   (a cancelled write can still land); it never corrupts memory.
 //!
-//! All `unsafe` in the workspace lives in this module (buffer allocation and
-//! the io_uring driver), each block with a `// SAFETY:` comment.
+//! All `unsafe` in the workspace lives in this module (`buf.rs`, the
+//! io_uring driver in `uring/driver.rs`, `fallocate` in `std_disk.rs`), each
+//! block with a `// SAFETY:` comment.
 
+mod any;
 pub mod buf;
+#[cfg(test)]
+mod conformance;
+pub mod mem;
+#[cfg(test)]
+mod mem_tests;
 pub mod std_disk;
+pub mod uring;
 
+pub use any::{AnyDisk, AnyFile, open_disk, open_disk_with};
 pub use buf::{IO_ALIGN, IoBuf};
+pub use mem::{Fault, FaultOp, MemDisk, MemFile, MemStats};
+pub use std_disk::{StdDisk, StdFile};
+pub use uring::{UringConfig, UringDisk, UringFile, UringStats};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -47,7 +72,11 @@ pub enum IoError {
         "{}: misaligned direct I/O (offset {offset}, len {len}); O_DIRECT needs {IO_ALIGN}-byte alignment",
         path.display()
     )]
-    Misaligned { path: PathBuf, offset: u64, len: usize },
+    Misaligned {
+        path: PathBuf,
+        offset: u64,
+        len: usize,
+    },
     #[error(
         "io_uring is unavailable on this kernel ({reason}); set io_engine = \"std\" to use the std::fs engine instead"
     )]
@@ -128,7 +157,9 @@ impl std::str::FromStr for IoEngine {
         match s {
             "uring" | "io_uring" => Ok(IoEngine::Uring),
             "std" => Ok(IoEngine::Std),
-            other => Err(format!("unknown io engine {other:?} (expected \"uring\" or \"std\")")),
+            other => Err(format!(
+                "unknown io engine {other:?} (expected \"uring\" or \"std\")"
+            )),
         }
     }
 }
@@ -158,6 +189,7 @@ pub trait Disk: Send + Sync + 'static {
 }
 
 /// An open file with positional I/O. Cloning is cheap and shares the handle.
+#[allow(clippy::len_without_is_empty)] // `len` is a fallible async query, not a container size
 pub trait DiskFile: Clone + Send + Sync + 'static {
     /// The path this file was opened with (for error messages).
     fn path(&self) -> &Path;

@@ -46,7 +46,10 @@ impl Disk for StdDisk {
         let p = path.to_path_buf();
         blocking(path, move || {
             let mut o = std::fs::OpenOptions::new();
-            o.read(true).write(true).create(opts.create).truncate(opts.truncate);
+            o.read(true)
+                .write(true)
+                .create(opts.create)
+                .truncate(opts.truncate);
             if opts.direct {
                 o.custom_flags(libc::O_DIRECT);
             }
@@ -195,7 +198,11 @@ impl DiskFile for StdFile {
             // lives for the whole call; fallocate takes only integers.
             let rc = unsafe { libc::fallocate(fd, 0, offset as libc::off_t, len as libc::off_t) };
             if rc != 0 {
-                return Err(IoError::os("fallocate", &inner.path, std::io::Error::last_os_error()));
+                return Err(IoError::os(
+                    "fallocate",
+                    &inner.path,
+                    std::io::Error::last_os_error(),
+                ));
             }
             Ok(())
         })
