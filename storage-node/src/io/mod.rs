@@ -48,12 +48,14 @@ pub mod mem;
 mod mem_tests;
 pub mod std_disk;
 pub mod uring;
+pub mod yielding;
 
 pub use any::{AnyDisk, AnyFile, open_disk, open_disk_with};
 pub use buf::{IO_ALIGN, IoBuf};
 pub use mem::{Fault, FaultOp, MemDisk, MemFile, MemStats};
 pub use std_disk::{StdDisk, StdFile};
 pub use uring::{UringConfig, UringDisk, UringFile, UringStats};
+pub use yielding::{YieldingDisk, YieldingFile};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
