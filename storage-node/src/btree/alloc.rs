@@ -78,7 +78,10 @@ impl ExtentSet {
         let (mut s, mut l) = (start, len);
         if let Some((&ps, &pl)) = self.map.range(..=start).next_back() {
             if ps + pl > start {
-                return Err(format!("pages {start}..{end} overlap free extent {ps}..{}", ps + pl));
+                return Err(format!(
+                    "pages {start}..{end} overlap free extent {ps}..{}",
+                    ps + pl
+                ));
             }
             if ps + pl == start {
                 s = ps;
@@ -87,7 +90,10 @@ impl ExtentSet {
         }
         if let Some((&ns, &nl)) = self.map.range(start..).next() {
             if end > ns {
-                return Err(format!("pages {start}..{end} overlap free extent {ns}..{}", ns + nl));
+                return Err(format!(
+                    "pages {start}..{end} overlap free extent {ns}..{}",
+                    ns + nl
+                ));
             }
             if end == ns {
                 self.map.remove(&ns);
@@ -323,38 +329,45 @@ mod tests {
 
     #[test]
     fn extent_set_matches_a_set_model() {
-        crate::rng::for_each_seed("btree::alloc::tests::extent_set_matches_a_set_model", 50, |seed| {
-            let mut rng = crate::rng::Rng::new(seed);
-            let mut es = ExtentSet::default();
-            let mut model = BTreeSet::new();
-            for _ in 0..500 {
-                match rng.below(4) {
-                    0 | 1 => {
-                        let s = rng.below(200);
-                        let l = rng.range(1, 5);
-                        let overlaps = (s..s + l).any(|p| model.contains(&p));
-                        assert_eq!(es.try_insert(s, l).is_err(), overlaps);
-                        if !overlaps {
-                            model.extend(s..s + l);
+        crate::rng::for_each_seed(
+            "btree::alloc::tests::extent_set_matches_a_set_model",
+            50,
+            |seed| {
+                let mut rng = crate::rng::Rng::new(seed);
+                let mut es = ExtentSet::default();
+                let mut model = BTreeSet::new();
+                for _ in 0..500 {
+                    match rng.below(4) {
+                        0 | 1 => {
+                            let s = rng.below(200);
+                            let l = rng.range(1, 5);
+                            let overlaps = (s..s + l).any(|p| model.contains(&p));
+                            assert_eq!(es.try_insert(s, l).is_err(), overlaps);
+                            if !overlaps {
+                                model.extend(s..s + l);
+                            }
                         }
-                    }
-                    2 => assert_eq!(es.pop_first(), model.pop_first()),
-                    _ => {
-                        let n = rng.range(1, 4);
-                        if let Some(s) = es.take_run(n) {
-                            for p in s..s + n {
-                                assert!(model.remove(&p));
+                        2 => assert_eq!(es.pop_first(), model.pop_first()),
+                        _ => {
+                            let n = rng.range(1, 4);
+                            if let Some(s) = es.take_run(n) {
+                                for p in s..s + n {
+                                    assert!(model.remove(&p));
+                                }
                             }
                         }
                     }
+                    assert_eq!(es.pages(), model.len() as u64);
+                    let flat: Vec<u64> = es.iter().flat_map(|(s, l)| s..s + l).collect();
+                    assert_eq!(flat, model.iter().copied().collect::<Vec<_>>());
+                    let v: Vec<(u64, u64)> = es.iter().collect();
+                    assert!(
+                        v.windows(2).all(|w| w[0].0 + w[0].1 < w[1].0),
+                        "not merged: {v:?}"
+                    );
                 }
-                assert_eq!(es.pages(), model.len() as u64);
-                let flat: Vec<u64> = es.iter().flat_map(|(s, l)| s..s + l).collect();
-                assert_eq!(flat, model.iter().copied().collect::<Vec<_>>());
-                let v: Vec<(u64, u64)> = es.iter().collect();
-                assert!(v.windows(2).all(|w| w[0].0 + w[0].1 < w[1].0), "not merged: {v:?}");
-            }
-        });
+            },
+        );
     }
 
     #[test]

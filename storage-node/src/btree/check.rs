@@ -65,7 +65,10 @@ impl<D: Disk> Snapshot<D> {
             if (kind != KIND_LEAF && kind != KIND_BRANCH) || v.level.is_some_and(|l| l != level) {
                 return Err(pool.corrupt(
                     r.id,
-                    format!("kind {kind} level {level}, expected a tree page at level {:?}", v.level),
+                    format!(
+                        "kind {kind} level {level}, expected a tree page at level {:?}",
+                        v.level
+                    ),
                 ));
             }
             if v.level.is_none() {
@@ -84,7 +87,10 @@ impl<D: Disk> Snapshot<D> {
                 let low_ok = v.lower.as_deref().is_none_or(|l| k >= l);
                 let high_ok = v.upper.as_deref().is_none_or(|u| k < u);
                 if !low_ok || !high_ok {
-                    return Err(pool.corrupt(r.id, format!("key {i} lies outside the bounds its parents give")));
+                    return Err(pool.corrupt(
+                        r.id,
+                        format!("key {i} lies outside the bounds its parents give"),
+                    ));
                 }
             }
             if kind == KIND_LEAF {

@@ -355,7 +355,12 @@ impl<D: Disk> Cursor<D> {
 
     /// Moves one entry in the cursor's direction.
     async fn step(&mut self) -> Result<bool, BTreeError> {
-        let n = nslots(self.leaf.as_ref().expect("active cursor has a leaf").bytes());
+        let n = nslots(
+            self.leaf
+                .as_ref()
+                .expect("active cursor has a leaf")
+                .bytes(),
+        );
         match self.dir {
             Direction::Forward if self.slot + 1 < n => {
                 self.slot += 1;

@@ -11,9 +11,9 @@
 //! `frag` counter equal to the dead bytes inside the cell area).
 
 use super::page::{
-    self, BRANCH_CELL_HDR, HEADER_BYTES, LEAF_CELL_HDR, OVERFLOW_REF_BYTES, PageRef,
-    VLEN_OVERFLOW, branch_cell_len_at, cell, cell_start, frag, gap, kind, leaf_cell_len_at,
-    nslots, put_u16, put_u64, slot_off,
+    self, BRANCH_CELL_HDR, HEADER_BYTES, LEAF_CELL_HDR, OVERFLOW_REF_BYTES, PageRef, VLEN_OVERFLOW,
+    branch_cell_len_at, cell, cell_start, frag, gap, kind, leaf_cell_len_at, nslots, put_u16,
+    put_u64, slot_off,
 };
 
 /// Usable bytes of a page (everything after the header).

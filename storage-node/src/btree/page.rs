@@ -346,13 +346,19 @@ pub(crate) fn validate(b: &[u8]) -> Result<(), String> {
         KIND_LEAF | KIND_BRANCH => validate_slotted(b),
         KIND_OVERFLOW => {
             if aux_len(b) > ps - HEADER_BYTES {
-                return Err(format!("overflow payload length {} exceeds the page", aux_len(b)));
+                return Err(format!(
+                    "overflow payload length {} exceeds the page",
+                    aux_len(b)
+                ));
             }
             Ok(())
         }
         KIND_FREELIST => {
             if nslots(b) > freelist_capacity(ps) {
-                return Err(format!("free-list entry count {} exceeds the page", nslots(b)));
+                return Err(format!(
+                    "free-list entry count {} exceeds the page",
+                    nslots(b)
+                ));
             }
             Ok(())
         }
@@ -374,7 +380,11 @@ fn validate_slotted(b: &[u8]) -> Result<(), String> {
     if frag(b) > ps - cs {
         return Err(format!("fragmented bytes {} exceed the cell area", frag(b)));
     }
-    let min_cell = if is_leaf { LEAF_CELL_HDR } else { BRANCH_CELL_HDR };
+    let min_cell = if is_leaf {
+        LEAF_CELL_HDR
+    } else {
+        BRANCH_CELL_HDR
+    };
     for i in 0..n {
         let off = slot_off(b, i);
         if off < cs || off + min_cell > ps {
@@ -386,7 +396,9 @@ fn validate_slotted(b: &[u8]) -> Result<(), String> {
             branch_cell_len_at(b, off)
         };
         if off + len > ps {
-            return Err(format!("cell {i} at {off} of {len} bytes runs past the page"));
+            return Err(format!(
+                "cell {i} at {off} of {len} bytes runs past the page"
+            ));
         }
         if is_leaf {
             if let LeafVal::Overflow { first, len } = leaf_val(b, i)

@@ -266,7 +266,10 @@ impl<F: DiskFile> Pool<F> {
         self.pages_read.fetch_add(n as u64, Ordering::Relaxed);
         if got < len {
             let missing = first + (got / self.page_size) as u64;
-            return Err(self.corrupt(missing, format!("page {missing} is past the end of the file")));
+            return Err(self.corrupt(
+                missing,
+                format!("page {missing} is past the end of the file"),
+            ));
         }
         Ok(buf)
     }
@@ -331,6 +334,7 @@ impl<F: DiskFile> Pool<F> {
     async fn evict_one(&self) -> Result<Evict, BTreeError> {
         let mut to_write: Vec<(u64, Arc<Frame>)> = Vec::new();
         let mut busy = false;
+        let mut evicted = false;
         {
             let mut clock = lock(&self.clock);
             let mut budget = clock.len() * 2 + 1;
@@ -367,20 +371,20 @@ impl<F: DiskFile> Pool<F> {
                     continue;
                 }
                 s.map.remove(&id);
-                drop(s);
-                drop(clock);
-                self.unreserve(1);
-                self.evictions.fetch_add(1, Ordering::Relaxed);
-                // A batch collected so far must still be written (its
-                // `writing` counts are raised); do it now.
-                if !to_write.is_empty() {
-                    self.write_frames(to_write).await?;
-                }
-                return Ok(Evict::Progress);
+                evicted = true;
+                break;
             }
         }
+        if evicted {
+            self.unreserve(1);
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+        // A batch collected must be written (its `writing` counts are raised).
         if !to_write.is_empty() {
             self.write_frames(to_write).await?;
+            return Ok(Evict::Progress);
+        }
+        if evicted {
             return Ok(Evict::Progress);
         }
         Ok(if busy { Evict::Busy } else { Evict::Nothing })
@@ -393,7 +397,10 @@ impl<F: DiskFile> Pool<F> {
         let mut i = 0;
         while i < frames.len() {
             let mut j = i + 1;
-            while j < frames.len() && j - i < WRITE_BATCH_PAGES && frames[j].0 == frames[j - 1].0 + 1 {
+            while j < frames.len()
+                && j - i < WRITE_BATCH_PAGES
+                && frames[j].0 == frames[j - 1].0 + 1
+            {
                 j += 1;
             }
             if res.is_ok() {

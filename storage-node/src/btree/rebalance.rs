@@ -37,7 +37,9 @@ fn before_end(k: &[u8], end: &Bound<&[u8]>) -> bool {
 fn range_is_empty(start: &Bound<&[u8]>, end: &Bound<&[u8]>) -> bool {
     match (start, end) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s >= e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+            s >= e
+        }
         _ => false,
     }
 }
@@ -180,7 +182,11 @@ impl<D: Disk> WriteTxn<D> {
                 id = pid;
                 continue;
             }
-            let (si, sep_idx) = if ci > 0 { (ci - 1, ci - 1) } else { (ci + 1, ci) };
+            let (si, sep_idx) = if ci > 0 {
+                (ci - 1, ci - 1)
+            } else {
+                (ci + 1, ci)
+            };
             let sref = branch_child(pb, si);
             let sep = branch_key(pb, sep_idx).to_vec();
             let sib = self.read_page(sref, <[u8]>::to_vec).await?;
@@ -197,7 +203,11 @@ impl<D: Disk> WriteTxn<D> {
                     ),
                 ));
             }
-            let (lb, rb) = if si < ci { (&sib, &mine) } else { (&mine, &sib) };
+            let (lb, rb) = if si < ci {
+                (&sib, &mine)
+            } else {
+                (&mine, &sib)
+            };
             let sep_cell = (!is_leaf).then(|| branch_cell(&sep, page::aux_ref(rb)));
             let mut cells: Vec<&[u8]> = (0..nslots(lb)).map(|i| page::cell(lb, i)).collect();
             cells.extend(sep_cell.as_deref());

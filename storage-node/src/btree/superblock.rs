@@ -124,7 +124,10 @@ impl Superblock {
         }
         for p in [sb.root, sb.freelist].into_iter().flatten() {
             if p.id < 2 || p.id >= sb.page_count {
-                return Err(format!("page {} outside the file's {} pages", p.id, sb.page_count));
+                return Err(format!(
+                    "page {} outside the file's {} pages",
+                    p.id, sb.page_count
+                ));
             }
         }
         Ok(sb)

@@ -159,7 +159,14 @@ async fn find_superblock<F: DiskFile>(
                     ),
                 });
             }
-            Ok((if a.checkpoint_gen > b.checkpoint_gen { a } else { b }, false))
+            Ok((
+                if a.checkpoint_gen > b.checkpoint_gen {
+                    a
+                } else {
+                    b
+                },
+                false,
+            ))
         }
         (Ok(a), Err(_)) => Ok((a, s1_nonzero)),
         (Err(_), Ok(b)) => Ok((b, true)),
@@ -300,7 +307,12 @@ impl<D: Disk> BTree<D> {
         let ps = sh.page_size;
         let (file_pages, free_pages, pending, durable_txn) = {
             let a = sh.alloc();
-            (a.next_page, a.free.pages(), a.unavailable_pages(), a.durable_txn)
+            (
+                a.next_page,
+                a.free.pages(),
+                a.unavailable_pages(),
+                a.durable_txn,
+            )
         };
         TreeStats {
             cache_bytes: p.resident_pages * ps,
@@ -343,7 +355,10 @@ async fn load_freelist<F: DiskFile>(
         }
         let b = pool.read_verified(r).await?;
         if page::kind(&b) != KIND_FREELIST {
-            return Err(pool.corrupt(r.id, format!("expected a free-list page, found kind {}", page::kind(&b))));
+            return Err(pool.corrupt(
+                r.id,
+                format!("expected a free-list page, found kind {}", page::kind(&b)),
+            ));
         }
         for i in 0..page::nslots(&b) {
             let (s, l) = page::freelist_entry(&b, i);

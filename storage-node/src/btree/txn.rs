@@ -236,7 +236,10 @@ impl<D: Disk> WriteTxn<D> {
         let frame = self.tree.shared.pool.fetch(r).await?;
         let k = page::kind(frame.bytes());
         if k != KIND_LEAF && k != KIND_BRANCH {
-            return Err(self.sh().pool.corrupt(r.id, format!("expected a tree page, found kind {k}")));
+            return Err(self
+                .sh()
+                .pool
+                .corrupt(r.id, format!("expected a tree page, found kind {k}")));
         }
         self.reserve_one().await?;
         let id = self.alloc_id();
@@ -409,7 +412,11 @@ impl<D: Disk> WriteTxn<D> {
                     })
                 })
                 .await?
-                .map_err(|lvl| self.sh().pool.corrupt(r.id, format!("unexpected level {lvl}")))?;
+                .map_err(|lvl| {
+                    self.sh()
+                        .pool
+                        .corrupt(r.id, format!("unexpected level {lvl}"))
+                })?;
             match step {
                 Step::Child(c) => r = c,
                 Step::Missing => return Ok(None),
@@ -499,8 +506,24 @@ impl<D: Disk> WriteTxn<D> {
         let s = node::choose_leaf_split(&sizes, cap, append);
         let rid = self.new_page(KIND_LEAF, 0);
         let txn = self.txn;
-        node::rebuild(self.pbuf_mut(rid), rid, txn, KIND_LEAF, 0, None, &cells[s..]);
-        node::rebuild(self.pbuf_mut(leaf), leaf, txn, KIND_LEAF, 0, None, &cells[..s]);
+        node::rebuild(
+            self.pbuf_mut(rid),
+            rid,
+            txn,
+            KIND_LEAF,
+            0,
+            None,
+            &cells[s..],
+        );
+        node::rebuild(
+            self.pbuf_mut(leaf),
+            leaf,
+            txn,
+            KIND_LEAF,
+            0,
+            None,
+            &cells[..s],
+        );
         let sep = node::shortest_separator(cell_key(true, cells[s - 1]), cell_key(true, cells[s]));
         self.insert_separator(path, leaf, sep, rid, append).await
     }
@@ -524,7 +547,15 @@ impl<D: Disk> WriteTxn<D> {
                 let level = page::level(self.pbuf(left)) + 1;
                 let nid = self.new_page(KIND_BRANCH, level);
                 let first = self.me(left);
-                node::rebuild(self.pbuf_mut(nid), nid, txn, KIND_BRANCH, level, Some(first), &[c.as_slice()]);
+                node::rebuild(
+                    self.pbuf_mut(nid),
+                    nid,
+                    txn,
+                    KIND_BRANCH,
+                    level,
+                    Some(first),
+                    &[c.as_slice()],
+                );
                 self.root = Some(self.me(nid));
                 return Ok(());
             };
@@ -541,9 +572,25 @@ impl<D: Disk> WriteTxn<D> {
             let m = node::choose_branch_split(&sizes, cap, append && ci == n);
             let rid = self.new_page(KIND_BRANCH, level);
             let right_first = cell_child(cells[m]);
-            node::rebuild(self.pbuf_mut(rid), rid, txn, KIND_BRANCH, level, Some(right_first), &cells[m + 1..]);
+            node::rebuild(
+                self.pbuf_mut(rid),
+                rid,
+                txn,
+                KIND_BRANCH,
+                level,
+                Some(right_first),
+                &cells[m + 1..],
+            );
             let left_first = page::aux_ref(&old);
-            node::rebuild(self.pbuf_mut(pid), pid, txn, KIND_BRANCH, level, Some(left_first), &cells[..m]);
+            node::rebuild(
+                self.pbuf_mut(pid),
+                pid,
+                txn,
+                KIND_BRANCH,
+                level,
+                Some(left_first),
+                &cells[..m],
+            );
             sep = cell_key(false, cells[m]).to_vec();
             left = pid;
             right = rid;

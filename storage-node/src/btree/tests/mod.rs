@@ -42,7 +42,11 @@ pub(super) fn cfg(path: impl Into<PathBuf>, page_size: usize, cache_pages: usize
     c
 }
 
-pub(super) async fn open_mem(disk: &MemDisk, page_size: usize, cache_pages: usize) -> BTree<MemDisk> {
+pub(super) async fn open_mem(
+    disk: &MemDisk,
+    page_size: usize,
+    cache_pages: usize,
+) -> BTree<MemDisk> {
     BTree::open(disk.clone(), cfg(MEM_PATH, page_size, cache_pages))
         .await
         .expect("open tree on MemDisk")
@@ -90,13 +94,20 @@ pub(super) fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 pub(super) fn range_empty(start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> bool {
     match (start, end) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s >= e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+            s >= e
+        }
         _ => false,
     }
 }
 
 /// The model's entries in a range, in `dir` order.
-pub(super) fn model_range(m: &Model, start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>, dir: Direction) -> Entries {
+pub(super) fn model_range(
+    m: &Model,
+    start: &Bound<Vec<u8>>,
+    end: &Bound<Vec<u8>>,
+    dir: Direction,
+) -> Entries {
     if range_empty(start, end) {
         return Vec::new();
     }
@@ -202,4 +213,83 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// One random write transaction (puts, deletes, small range deletes, gets
+/// checked against the model) that commits with probability 4/5. Returns
+/// the committed state (unchanged if it aborted), or the first error (the
+/// transaction is then dropped, i.e. aborted).
+pub(super) async fn random_txn<D: Disk>(
+    tree: &BTree<D>,
+    rng: &mut Rng,
+    keys: Keys,
+    model: &Model,
+    page_size: usize,
+    ops_max: u64,
+) -> Result<Model, BTreeError> {
+    let mut txn = tree.begin_write().await;
+    let mut tm = model.clone();
+    for _ in 0..rng.range(1, ops_max) {
+        match rng.below(100) {
+            0..=59 => {
+                let k = keys.key(rng);
+                let v = value(rng, page_size, true);
+                txn.put(&k, &v).await?;
+                tm.insert(k, v);
+            }
+            60..=79 => {
+                let k = keys.key(rng);
+                let got = txn.delete(&k).await?;
+                assert_eq!(got, tm.remove(&k).is_some(), "delete {k:?}");
+            }
+            80..=82 => {
+                let (s, e) = keys.narrow_bounds(rng, 30);
+                let n = txn.delete_range(bound_ref(&s), bound_ref(&e)).await?;
+                let expect = model_range(&tm, &s, &e, Direction::Forward);
+                for (k, _) in &expect {
+                    tm.remove(k);
+                }
+                assert_eq!(n, expect.len() as u64);
+            }
+            _ => {
+                let k = keys.key(rng);
+                assert_eq!(txn.get(&k).await?, tm.get(&k).cloned());
+            }
+        }
+    }
+    if rng.chance(1, 5) {
+        return Ok(model.clone());
+    }
+    txn.commit().await?;
+    Ok(tm)
+}
+
+/// Compile-time check: the tree, snapshots, cursors and every future the
+/// API returns can move across threads (the engine spawns them).
+#[test]
+fn handles_and_futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + 'static>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let rt = rt();
+    rt.block_on(async {
+        let disk = MemDisk::new();
+        let tree = open_mem(&disk, 512, 32).await;
+        send_sync(&tree);
+        let snap = tree.snapshot();
+        send_sync(&snap);
+        let mut cur = snap.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward);
+        send(cur.advance());
+        send(cur.next_owned());
+        send(snap.get(b"k"));
+        send(snap.verify());
+        send(tree.checkpoint());
+        send(tree.begin_write());
+        let mut txn = tree.begin_write().await;
+        send(txn.get(b"k"));
+        send(txn.put(b"k", b"v"));
+        send(txn.delete(b"k"));
+        send(txn.delete_range(Bound::Unbounded, Bound::Unbounded));
+        send(txn.commit());
+        send(BTree::open(disk.clone(), cfg(MEM_PATH, 512, 32)));
+    });
 }

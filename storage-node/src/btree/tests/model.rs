@@ -62,7 +62,10 @@ async fn model_run(seed: u64, run: Run) {
                     } else {
                         keys.narrow_bounds(&mut rng, 40)
                     };
-                    let n = txn.delete_range(bound_ref(&s), bound_ref(&e)).await.unwrap();
+                    let n = txn
+                        .delete_range(bound_ref(&s), bound_ref(&e))
+                        .await
+                        .unwrap();
                     let expect = model_range(&tm, &s, &e, Direction::Forward);
                     for (k, _) in &expect {
                         tm.remove(k);
@@ -71,7 +74,11 @@ async fn model_run(seed: u64, run: Run) {
                 }
                 _ => {
                     let k = keys.key(&mut rng);
-                    assert_eq!(txn.get(&k).await.unwrap(), tm.get(&k).cloned(), "txn get {k:?}");
+                    assert_eq!(
+                        txn.get(&k).await.unwrap(),
+                        tm.get(&k).cloned(),
+                        "txn get {k:?}"
+                    );
                 }
             }
         }
@@ -95,7 +102,11 @@ async fn model_run(seed: u64, run: Run) {
                 } else {
                     scan_borrowed(&snap, s.clone(), e.clone(), dir).await
                 };
-                assert_eq!(got.unwrap(), model_range(&model, &s, &e, dir), "scan {s:?}..{e:?} {dir:?}");
+                assert_eq!(
+                    got.unwrap(),
+                    model_range(&model, &s, &e, dir),
+                    "scan {s:?}..{e:?} {dir:?}"
+                );
                 let k = keys.key(&mut rng);
                 assert_eq!(snap.get(&k).await.unwrap(), model.get(&k).cloned());
             }
@@ -106,9 +117,14 @@ async fn model_run(seed: u64, run: Run) {
     }
     let snap = tree.snapshot();
     assert_eq!(scan_all(&snap).await.unwrap(), model_entries(&model));
-    let mut back = scan(&snap, Bound::Unbounded, Bound::Unbounded, Direction::Backward)
-        .await
-        .unwrap();
+    let mut back = scan(
+        &snap,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        Direction::Backward,
+    )
+    .await
+    .unwrap();
     back.reverse();
     assert_eq!(back, model_entries(&model));
     let rep = snap.verify().await.unwrap();
@@ -118,7 +134,10 @@ async fn model_run(seed: u64, run: Run) {
     }
     // Empty it with one range delete: the tree collapses to nothing.
     let mut txn = tree.begin_write().await;
-    let n = txn.delete_range(Bound::Unbounded, Bound::Unbounded).await.unwrap();
+    let n = txn
+        .delete_range(Bound::Unbounded, Bound::Unbounded)
+        .await
+        .unwrap();
     assert_eq!(n, model.len() as u64);
     txn.commit().await.unwrap();
     let snap = tree.snapshot();
@@ -198,40 +217,48 @@ fn model_long_keys() {
 #[test]
 fn model_shrinks_after_deletes() {
     let rt = rt();
-    for_each_seed("btree::tests::model::model_shrinks_after_deletes", 6, |seed| {
-        rt.block_on(async {
-            let mut rng = Rng::new(seed);
-            let disk = MemDisk::new();
-            let tree = open_mem(&disk, 512, 64).await;
-            let mut model = Model::new();
-            let mut txn = tree.begin_write().await;
-            for i in 0..3000u32 {
-                let k = format!("key{:08}", i.wrapping_mul(2_654_435_761) % 100_000).into_bytes();
-                let len = rng.below(30) as usize;
-                let v = rng.bytes(len);
-                txn.put(&k, &v).await.unwrap();
-                model.insert(k, v);
-            }
-            txn.commit().await.unwrap();
-            let full = tree.snapshot().verify().await.unwrap();
-            let mut ks: Vec<Vec<u8>> = model.keys().cloned().collect();
-            for i in (1..ks.len()).rev() {
-                ks.swap(i, rng.below(i as u64 + 1) as usize);
-            }
-            for chunk in ks[..ks.len() - 20].chunks(300) {
+    for_each_seed(
+        "btree::tests::model::model_shrinks_after_deletes",
+        6,
+        |seed| {
+            rt.block_on(async {
+                let mut rng = Rng::new(seed);
+                let disk = MemDisk::new();
+                let tree = open_mem(&disk, 512, 64).await;
+                let mut model = Model::new();
                 let mut txn = tree.begin_write().await;
-                for k in chunk {
-                    assert!(txn.delete(k).await.unwrap());
-                    model.remove(k);
+                for i in 0..3000u32 {
+                    let k =
+                        format!("key{:08}", i.wrapping_mul(2_654_435_761) % 100_000).into_bytes();
+                    let len = rng.below(30) as usize;
+                    let v = rng.bytes(len);
+                    txn.put(&k, &v).await.unwrap();
+                    model.insert(k, v);
                 }
                 txn.commit().await.unwrap();
+                let full = tree.snapshot().verify().await.unwrap();
+                let mut ks: Vec<Vec<u8>> = model.keys().cloned().collect();
+                for i in (1..ks.len()).rev() {
+                    ks.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                for chunk in ks[..ks.len() - 20].chunks(300) {
+                    let mut txn = tree.begin_write().await;
+                    for k in chunk {
+                        assert!(txn.delete(k).await.unwrap());
+                        model.remove(k);
+                    }
+                    txn.commit().await.unwrap();
+                    let rep = tree.snapshot().verify().await.unwrap();
+                    assert_eq!(rep.entries, model.len() as u64);
+                }
                 let rep = tree.snapshot().verify().await.unwrap();
-                assert_eq!(rep.entries, model.len() as u64);
-            }
-            let rep = tree.snapshot().verify().await.unwrap();
-            assert!(rep.height < full.height, "{rep:?} vs {full:?}");
-            assert!(rep.leaf_pages <= 20, "{rep:?}");
-            assert_eq!(scan_all(&tree.snapshot()).await.unwrap(), model_entries(&model));
-        })
-    });
+                assert!(rep.height < full.height, "{rep:?} vs {full:?}");
+                assert!(rep.leaf_pages <= 20, "{rep:?}");
+                assert_eq!(
+                    scan_all(&tree.snapshot()).await.unwrap(),
+                    model_entries(&model)
+                );
+            })
+        },
+    );
 }
