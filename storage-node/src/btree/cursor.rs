@@ -1,0 +1,431 @@
+//! Read side: [`Snapshot`] (a pinned committed state) and [`Cursor`] (a
+//! forward or backward scan over a key range of a snapshot).
+//!
+//! A snapshot holds an `Arc` of its committed state; while any clone (or a
+//! cursor made from it) is alive, the allocator does not reuse pages freed
+//! after that state (`btree/alloc.rs`), so every page it can reach keeps its
+//! content even after eviction from the pool. Snapshots are cheap: two `Arc`
+//! clones, no allocation.
+//!
+//! A copy-on-write tree has no sibling links, so a cursor keeps the path
+//! from the root as `(page ref, child index)` pairs and re-fetches branch
+//! pages (cheap hits, normally) when it moves to the next leaf. It pins
+//! only its current leaf frame (so `key()`/`value()` can borrow from it);
+//! overflow values are read into an owned buffer.
+
+use super::BTreeError;
+use super::alloc::Committed;
+use super::overflow;
+use super::page::{
+    self, KIND_BRANCH, KIND_LEAF, LeafVal, PageRef, branch_child, branch_search, leaf_search,
+    leaf_val, nslots,
+};
+use super::pool::{Frame, Pool};
+use super::tree::BTree;
+use crate::io::{Disk, DiskFile};
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// Scan direction of a [`Cursor`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Forward,
+    Backward,
+}
+
+/// A consistent read view of one committed state.
+pub struct Snapshot<D: Disk> {
+    tree: BTree<D>,
+    state: Arc<Committed>,
+}
+
+impl<D: Disk> Clone for Snapshot<D> {
+    fn clone(&self) -> Self {
+        Snapshot {
+            tree: self.tree.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// Fetches a page through the pool: the lean hit path inline, the miss path
+/// awaited only when needed.
+#[inline]
+async fn fetch<F: DiskFile>(pool: &Pool<F>, r: PageRef) -> Result<Arc<Frame>, BTreeError> {
+    if let Some(f) = pool.lookup(r.id) {
+        pool.check_ref(f.bytes(), r)?;
+        return Ok(f);
+    }
+    pool.load(r).await
+}
+
+/// Checks that a page reached from a branch at `parent_level` is a tree
+/// page one level down.
+#[inline]
+fn check_child<F: DiskFile>(
+    pool: &Pool<F>,
+    b: &[u8],
+    r: PageRef,
+    parent_level: Option<u8>,
+) -> Result<(), BTreeError> {
+    let k = page::kind(b);
+    let ok = (k == KIND_LEAF || k == KIND_BRANCH)
+        && parent_level.is_none_or(|p| page::level(b) + 1 == p);
+    if ok {
+        Ok(())
+    } else {
+        Err(pool.corrupt(
+            r.id,
+            format!(
+                "page of kind {k} at level {} where a tree page below level {parent_level:?} belongs",
+                page::level(b)
+            ),
+        ))
+    }
+}
+
+impl<D: Disk> Snapshot<D> {
+    pub(crate) fn new(tree: BTree<D>, state: Arc<Committed>) -> Snapshot<D> {
+        Snapshot { tree, state }
+    }
+
+    pub(crate) fn root(&self) -> Option<PageRef> {
+        self.state.root
+    }
+
+    pub(crate) fn tree(&self) -> &BTree<D> {
+        &self.tree
+    }
+
+    /// The write transaction whose result this snapshot reads.
+    pub fn txn(&self) -> u64 {
+        self.state.txn
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.root.is_none()
+    }
+
+    /// The value stored under `key`, if any.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
+        let Some(mut r) = self.state.root else {
+            return Ok(None);
+        };
+        let pool = &self.tree.shared.pool;
+        let mut parent_level = None;
+        loop {
+            let f = fetch(pool, r).await?;
+            let b = f.bytes();
+            check_child(pool, b, r, parent_level)?;
+            if page::kind(b) == KIND_BRANCH {
+                parent_level = Some(page::level(b));
+                r = branch_child(b, branch_search(b, key));
+                continue;
+            }
+            let Ok(i) = leaf_search(b, key) else {
+                return Ok(None);
+            };
+            return match leaf_val(b, i) {
+                LeafVal::Inline(v) => Ok(Some(v.to_vec())),
+                LeafVal::Overflow { first, len } => {
+                    drop(f);
+                    overflow::read(pool, first, len).await.map(Some)
+                }
+            };
+        }
+    }
+
+    /// A cursor over keys in `start..end` (per the bounds), in `dir` order.
+    pub fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, dir: Direction) -> Cursor<D> {
+        Cursor {
+            snap: self.clone(),
+            start,
+            end,
+            dir,
+            state: State::Fresh,
+            stack: Vec::new(),
+            leaf: None,
+            slot: 0,
+            key_at: (0, 0),
+            value: Value::None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Fresh,
+    Active,
+    Done,
+}
+
+enum Value {
+    None,
+    /// Byte range inside the current leaf.
+    Inline(usize, usize),
+    Owned(Vec<u8>),
+}
+
+struct Level {
+    page: PageRef,
+    child: usize,
+    nslots: usize,
+    level: u8,
+}
+
+/// A scan over a key range of a [`Snapshot`] (which it keeps alive).
+pub struct Cursor<D: Disk> {
+    snap: Snapshot<D>,
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    dir: Direction,
+    state: State,
+    stack: Vec<Level>,
+    leaf: Option<Arc<Frame>>,
+    slot: usize,
+    key_at: (usize, usize),
+    value: Value,
+}
+
+impl<D: Disk> Cursor<D> {
+    fn pool(&self) -> &Pool<D::File> {
+        &self.snap.tree.shared.pool
+    }
+
+    /// Moves to the next entry in the cursor's direction; false at the end.
+    pub async fn advance(&mut self) -> Result<bool, BTreeError> {
+        let positioned = match self.state {
+            State::Done => return Ok(false),
+            State::Fresh => {
+                self.state = State::Active;
+                self.seek().await
+            }
+            State::Active => self.step().await,
+        };
+        match positioned {
+            Ok(true) => {}
+            Ok(false) => {
+                self.finish();
+                return Ok(false);
+            }
+            Err(e) => {
+                self.finish();
+                return Err(e);
+            }
+        }
+        let leaf = self.leaf.as_ref().expect("positioned on a leaf");
+        let b = leaf.bytes();
+        let key = page::leaf_key(b, self.slot);
+        let within = match (self.dir, &self.end, &self.start) {
+            (Direction::Forward, Bound::Included(e), _) => key <= e.as_slice(),
+            (Direction::Forward, Bound::Excluded(e), _) => key < e.as_slice(),
+            (Direction::Backward, _, Bound::Included(s)) => key >= s.as_slice(),
+            (Direction::Backward, _, Bound::Excluded(s)) => key > s.as_slice(),
+            _ => true,
+        };
+        if !within {
+            self.finish();
+            return Ok(false);
+        }
+        let off = key.as_ptr() as usize - b.as_ptr() as usize;
+        self.key_at = (off, off + key.len());
+        match leaf_val(b, self.slot) {
+            LeafVal::Inline(v) => {
+                let off = v.as_ptr() as usize - b.as_ptr() as usize;
+                self.value = Value::Inline(off, off + v.len());
+            }
+            LeafVal::Overflow { first, len } => {
+                match overflow::read(&self.snap.tree.shared.pool, first, len).await {
+                    Ok(v) => self.value = Value::Owned(v),
+                    Err(e) => {
+                        self.finish();
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn finish(&mut self) {
+        self.state = State::Done;
+        self.leaf = None;
+        self.stack.clear();
+        self.value = Value::None;
+        self.key_at = (0, 0);
+    }
+
+    /// The current key (empty unless `advance` last returned true).
+    pub fn key(&self) -> &[u8] {
+        match &self.leaf {
+            Some(l) if self.state == State::Active => &l.bytes()[self.key_at.0..self.key_at.1],
+            _ => &[],
+        }
+    }
+
+    /// The current value (empty unless `advance` last returned true).
+    pub fn value(&self) -> &[u8] {
+        match (&self.value, &self.leaf) {
+            (Value::Inline(a, b), Some(l)) => &l.bytes()[*a..*b],
+            (Value::Owned(v), _) => v,
+            _ => &[],
+        }
+    }
+
+    /// `advance` and copy out the entry.
+    pub async fn next_owned(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>, BTreeError> {
+        if !self.advance().await? {
+            return Ok(None);
+        }
+        let v = match std::mem::replace(&mut self.value, Value::None) {
+            Value::Owned(v) => v,
+            other => {
+                self.value = other;
+                self.value().to_vec()
+            }
+        };
+        Ok(Some((self.key().to_vec(), v)))
+    }
+
+    /// Descends to the first entry at or after the near bound.
+    async fn seek(&mut self) -> Result<bool, BTreeError> {
+        let Some(root) = self.snap.state.root else {
+            return Ok(false);
+        };
+        let fwd = self.dir == Direction::Forward;
+        let target: Option<Vec<u8>> = match if fwd { &self.start } else { &self.end } {
+            Bound::Unbounded => None,
+            Bound::Included(k) | Bound::Excluded(k) => Some(k.clone()),
+        };
+        let mut r = root;
+        let mut parent_level = None;
+        loop {
+            let f = fetch(self.pool(), r).await?;
+            let b = f.bytes();
+            check_child(self.pool(), b, r, parent_level)?;
+            let n = nslots(b);
+            if page::kind(b) == KIND_BRANCH {
+                let ci = match &target {
+                    Some(k) => branch_search(b, k),
+                    None if fwd => 0,
+                    None => n,
+                };
+                parent_level = Some(page::level(b));
+                self.stack.push(Level {
+                    page: r,
+                    child: ci,
+                    nslots: n,
+                    level: page::level(b),
+                });
+                r = branch_child(b, ci);
+                continue;
+            }
+            // Leaf: pick the slot at or past the near bound.
+            let slot: Option<usize> = if fwd {
+                let i = match &self.start {
+                    Bound::Unbounded => 0,
+                    Bound::Included(k) => leaf_search(b, k).unwrap_or_else(|i| i),
+                    Bound::Excluded(k) => match leaf_search(b, k) {
+                        Ok(i) => i + 1,
+                        Err(i) => i,
+                    },
+                };
+                (i < n).then_some(i)
+            } else {
+                let past = match &self.end {
+                    Bound::Unbounded => n,
+                    Bound::Included(k) => match leaf_search(b, k) {
+                        Ok(i) => i + 1,
+                        Err(i) => i,
+                    },
+                    Bound::Excluded(k) => leaf_search(b, k).unwrap_or_else(|i| i),
+                };
+                past.checked_sub(1)
+            };
+            self.leaf = Some(f);
+            return match slot {
+                Some(s) => {
+                    self.slot = s;
+                    Ok(true)
+                }
+                None => self.next_leaf().await,
+            };
+        }
+    }
+
+    /// Moves one entry in the cursor's direction.
+    async fn step(&mut self) -> Result<bool, BTreeError> {
+        let n = nslots(
+            self.leaf
+                .as_ref()
+                .expect("active cursor has a leaf")
+                .bytes(),
+        );
+        match self.dir {
+            Direction::Forward if self.slot + 1 < n => {
+                self.slot += 1;
+                Ok(true)
+            }
+            Direction::Backward if self.slot > 0 => {
+                self.slot -= 1;
+                Ok(true)
+            }
+            _ => self.next_leaf().await,
+        }
+    }
+
+    /// Moves to the first (forward) or last (backward) entry of the next
+    /// non-empty leaf in the cursor's direction.
+    async fn next_leaf(&mut self) -> Result<bool, BTreeError> {
+        let fwd = self.dir == Direction::Forward;
+        self.leaf = None;
+        loop {
+            // Climb to the nearest ancestor with a sibling in our direction.
+            loop {
+                let Some(top) = self.stack.last_mut() else {
+                    return Ok(false);
+                };
+                if fwd && top.child < top.nslots {
+                    top.child += 1;
+                    break;
+                }
+                if !fwd && top.child > 0 {
+                    top.child -= 1;
+                    break;
+                }
+                self.stack.pop();
+            }
+            let top = self.stack.last().expect("just found");
+            let (pr, ci, plevel) = (top.page, top.child, top.level);
+            let parent = fetch(self.pool(), pr).await?;
+            let mut r = branch_child(parent.bytes(), ci);
+            drop(parent);
+            let mut parent_level = Some(plevel);
+            // Descend to the edge leaf of that subtree.
+            loop {
+                let f = fetch(self.pool(), r).await?;
+                let b = f.bytes();
+                check_child(self.pool(), b, r, parent_level)?;
+                let n = nslots(b);
+                if page::kind(b) == KIND_BRANCH {
+                    let ci = if fwd { 0 } else { n };
+                    parent_level = Some(page::level(b));
+                    self.stack.push(Level {
+                        page: r,
+                        child: ci,
+                        nslots: n,
+                        level: page::level(b),
+                    });
+                    r = branch_child(b, ci);
+                    continue;
+                }
+                if n == 0 {
+                    break; // an empty leaf (only ever transient); keep going
+                }
+                self.slot = if fwd { 0 } else { n - 1 };
+                self.leaf = Some(f);
+                return Ok(true);
+            }
+        }
+    }
+}
