@@ -90,7 +90,7 @@ fn check_page_size(cfg: &BTreeConfig, ps: usize) -> Result<(), BTreeError> {
             format!("page size {ps} must be a power of two in 512..=32768"),
         ));
     }
-    if cfg.direct_io && ps % IO_ALIGN != 0 {
+    if cfg.direct_io && !ps.is_multiple_of(IO_ALIGN) {
         return Err(config_error(
             &cfg.path,
             format!("page size {ps} must be a multiple of {IO_ALIGN} with direct I/O"),
