@@ -99,7 +99,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 #[test]
 fn crash_image_harness() {
-    for_each_seed("engine::tests::crash_image_harness", 300, |seed| {
+    for_each_seed("engine::tests::crash_image_harness", 2000, |seed| {
         rt().block_on(async move {
             let mut r = Rng::new(seed);
             let disk = MemDisk::new();

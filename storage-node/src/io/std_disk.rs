@@ -28,7 +28,9 @@ struct Inner {
     direct: bool,
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs `f` on tokio's blocking pool (shared with the io_uring engine's
+/// namespace operations).
+pub(crate) async fn blocking<T: Send + 'static>(
     path: &Path,
     f: impl FnOnce() -> IoResult<T> + Send + 'static,
 ) -> IoResult<T> {
@@ -39,21 +41,26 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
+/// Opens `path` for read and write with `opts` (blocking; both engines use it).
+pub(crate) fn open_std(path: &Path, opts: OpenOptions) -> IoResult<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true)
+        .write(true)
+        .create(opts.create)
+        .truncate(opts.truncate);
+    if opts.direct {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    o.open(path).map_err(|e| IoError::os("open", path, e))
+}
+
 impl Disk for StdDisk {
     type File = StdFile;
 
     async fn open(&self, path: &Path, opts: OpenOptions) -> IoResult<StdFile> {
         let p = path.to_path_buf();
         blocking(path, move || {
-            let mut o = std::fs::OpenOptions::new();
-            o.read(true)
-                .write(true)
-                .create(opts.create)
-                .truncate(opts.truncate);
-            if opts.direct {
-                o.custom_flags(libc::O_DIRECT);
-            }
-            let file = o.open(&p).map_err(|e| IoError::os("open", &p, e))?;
+            let file = open_std(&p, opts)?;
             Ok(StdFile {
                 inner: Arc::new(Inner {
                     file,

@@ -200,7 +200,7 @@ fn failed_fsync_is_fail_stop() {
 fn crash_recovers_a_prefix_with_every_acknowledged_record() {
     for_each_seed(
         "wal::tests::crash_recovers_a_prefix_with_every_acknowledged_record",
-        500,
+        1500,
         |seed| {
             rt().block_on(async move {
                 let mut r = Rng::new(seed);

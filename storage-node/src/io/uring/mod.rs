@@ -33,10 +33,10 @@ mod driver;
 #[cfg(test)]
 mod tests;
 
+use super::std_disk::{blocking, open_std};
 use super::{Disk, DiskFile, IoBuf, IoError, IoResult, OpenOptions, check_direct};
 use driver::{Driver, Op, Reply, Request, Shared};
 use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -244,32 +244,13 @@ impl UringDisk {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    path: &Path,
-    f: impl FnOnce() -> IoResult<T> + Send + 'static,
-) -> IoResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| IoError::DriverGone {
-            path: path.to_path_buf(),
-        })?
-}
-
 impl Disk for UringDisk {
     type File = UringFile;
 
     async fn open(&self, path: &Path, opts: OpenOptions) -> IoResult<UringFile> {
         let p = path.to_path_buf();
         let file = blocking(path, move || {
-            let mut o = std::fs::OpenOptions::new();
-            o.read(true)
-                .write(true)
-                .create(opts.create)
-                .truncate(opts.truncate);
-            if opts.direct {
-                o.custom_flags(libc::O_DIRECT);
-            }
-            let file = o.open(&p).map_err(|e| IoError::os("open", &p, e))?;
+            let file = open_std(&p, opts)?;
             Ok(FileInner {
                 file,
                 path: p,
