@@ -90,7 +90,7 @@ fn check_page_size(cfg: &BTreeConfig, ps: usize) -> Result<(), BTreeError> {
             format!("page size {ps} must be a power of two in 512..=32768"),
         ));
     }
-    if cfg.direct_io && ps % IO_ALIGN != 0 {
+    if cfg.direct_io && !ps.is_multiple_of(IO_ALIGN) {
         return Err(config_error(
             &cfg.path,
             format!("page size {ps} must be a multiple of {IO_ALIGN} with direct I/O"),
@@ -253,10 +253,7 @@ impl<D: Disk> BTree<D> {
             page_size: ps,
             direct: cfg.direct_io,
             pool,
-            current: RwLock::new(Arc::new(Committed {
-                txn: sb.txn,
-                root: sb.root,
-            })),
+            current: RwLock::new(Arc::new(Committed::new(sb.txn, sb.root))),
             alloc: Mutex::new(alloc),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             ckpt: tokio::sync::Mutex::new(CkptState {
