@@ -3,8 +3,8 @@
 //! Pages are freed by a write transaction `T` when it shadows or deletes a
 //! committed page ("freed at T"). A page freed at `T` may be reused only when
 //! 1. no live snapshot reads a state older than `T` (snapshots keep their
-//!    `Arc<Committed>` alive; the allocator keeps older states in `history`
-//!    and checks which are still referenced), and
+//!    `Arc<Committed>` alive; the allocator keeps weak references to older
+//!    states in `history` and checks which are still alive), and
 //! 2. it is not part of a protected checkpoint: the last durable one or one
 //!    being written. A page allocated at generation `g` and freed at `T` is
 //!    part of checkpoint `C`'s state iff `g <= C < T`; such pages are *held*
@@ -22,14 +22,34 @@
 //! dropped through `try_remove` so a reused id never shows stale bytes).
 
 use super::page::PageRef;
+use super::pool::Frame;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 /// A committed state: what a snapshot reads.
-#[derive(Debug)]
 pub(crate) struct Committed {
     pub txn: u64,
     pub root: Option<PageRef>,
+    /// The root page, pinned while this state lives (set at commit, or by
+    /// the first reader after open): saves every lookup one pool probe and
+    /// keeps readers off the root's shard lock.
+    pub root_frame: OnceLock<Arc<Frame>>,
+}
+
+impl Committed {
+    pub fn new(txn: u64, root: Option<PageRef>) -> Committed {
+        Committed {
+            txn,
+            root,
+            root_frame: OnceLock::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Committed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Committed(txn {}, root {:?})", self.txn, self.root)
+    }
 }
 
 /// Freed pages `start..start + len`, all allocated at `generation`.
@@ -165,8 +185,9 @@ pub(crate) struct Alloc {
     held: BTreeMap<u64, Vec<(u64, u64)>>,
     /// Released, but a frame was still being written back: retried later.
     busy: Vec<u64>,
-    /// Older committed states that snapshots may still read.
-    history: VecDeque<Arc<Committed>>,
+    /// Older committed states that snapshots may still read (weak: a state
+    /// no snapshot holds is freed at once, with its pinned root frame).
+    history: VecDeque<(u64, Weak<Committed>)>,
 }
 
 impl Alloc {
@@ -220,7 +241,8 @@ impl Alloc {
         if !freed.is_empty() {
             self.pending.push_back((txn, freed));
         }
-        self.history.push_back(replaced);
+        self.history
+            .push_back((replaced.txn, Arc::downgrade(&replaced)));
     }
 
     /// Moves pages whose reuse conditions now hold to the free set.
@@ -229,11 +251,11 @@ impl Alloc {
         while self
             .history
             .front()
-            .is_some_and(|s| Arc::strong_count(s) == 1)
+            .is_some_and(|(_, s)| s.strong_count() == 0)
         {
             self.history.pop_front();
         }
-        let min_live = self.history.front().map_or(u64::MAX, |s| s.txn);
+        let min_live = self.history.front().map_or(u64::MAX, |(t, _)| *t);
         let busy = std::mem::take(&mut self.busy);
         for id in busy {
             self.release(id, 1, try_remove);
@@ -374,7 +396,7 @@ mod tests {
     fn protected_pages_wait_for_the_next_durable_checkpoint() {
         let mut a = Alloc::new(ExtentSet::default(), 10, 5);
         let keep = |_| true;
-        let old = Arc::new(Committed { txn: 6, root: None });
+        let old = Arc::new(Committed::new(6, None));
         // page 3 from checkpoint 5's state, page 8 allocated after it
         a.committed(
             7,

@@ -15,16 +15,33 @@
 //!
 //! A failed checkpoint poisons the tree for further checkpoints (after a
 //! failed `fsync` the kernel may have dropped dirty data; only reopening,
-//! which recovers the last durable checkpoint, is safe). Reads and commits
-//! continue to work.
+//! which recovers the last durable checkpoint, is safe). So does a
+//! checkpoint future dropped before it finishes: do not cancel one. Reads
+//! and commits continue to work.
 
 use super::page::{self, FREELIST_ENTRY_BYTES, HEADER_BYTES, KIND_FREELIST, PageRef};
 use super::superblock::{self, SB_BYTES, Superblock};
-use super::tree::BTree;
+use super::tree::{BTree, CkptState};
 use super::{BTreeError, CheckpointStats};
 use crate::io::{Disk, DiskFile, IoBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+/// Poisons checkpoints if a checkpoint future is dropped midway: its
+/// superblock may still reach the disk, and the pages it protects must then
+/// never be reused, which only a reopen can sort out.
+struct PoisonOnDrop<'a> {
+    state: tokio::sync::MutexGuard<'a, CkptState>,
+    done: bool,
+}
+
+impl Drop for PoisonOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.state.poisoned = true;
+        }
+    }
+}
 
 /// What step 1 captured.
 struct Plan {
@@ -42,26 +59,36 @@ impl<D: Disk> BTree<D> {
     /// calls run one after the other; commits may continue meanwhile.
     pub async fn checkpoint(&self) -> Result<CheckpointStats, BTreeError> {
         let sh = &self.shared;
-        let mut ck = sh.ckpt.lock().await;
-        if ck.poisoned {
+        let mut ck = PoisonOnDrop {
+            state: sh.ckpt.lock().await,
+            done: false,
+        };
+        if ck.state.poisoned {
             return Err(BTreeError::Poisoned {
                 path: sh.path.clone(),
             });
         }
         let t0 = Instant::now();
-        let Some(plan) = self.plan().await else {
+        // Waiting for the writer lock may be cancelled harmlessly; from the
+        // moment `plan` returns, state has changed.
+        ck.done = true;
+        let plan = self.plan().await;
+        ck.done = plan.is_none();
+        let Some(plan) = plan else {
             let a = sh.alloc();
             return Ok(CheckpointStats {
                 skipped: true,
                 txn: a.durable_txn,
-                checkpoint_gen: ck.gen_durable,
+                checkpoint_gen: ck.state.gen_durable,
                 ..CheckpointStats::default()
             });
         };
-        let new_gen = ck.gen_durable + 1;
-        match self.write(&plan, new_gen).await {
+        let new_gen = ck.state.gen_durable + 1;
+        let res = self.write(&plan, new_gen).await;
+        ck.done = true;
+        match res {
             Ok(pages_written) => {
-                ck.gen_durable = new_gen;
+                ck.state.gen_durable = new_gen;
                 sh.checkpoint_gen.store(new_gen, Ordering::Relaxed);
                 sh.alloc()
                     .checkpoint_durable(plan.txn, &|id| sh.pool.try_remove(id));
@@ -75,7 +102,7 @@ impl<D: Disk> BTree<D> {
                 })
             }
             Err(e) => {
-                ck.poisoned = true;
+                ck.state.poisoned = true;
                 tracing::error!(path = %sh.path.display(), error = %e, "btree checkpoint failed; tree poisoned for checkpoints");
                 Err(e)
             }

@@ -106,13 +106,30 @@ impl<D: Disk> Snapshot<D> {
         self.state.root.is_none()
     }
 
+    /// The root frame of this state (pinned by it once loaded).
+    async fn root_frame(&self, root: PageRef) -> Result<&Arc<Frame>, BTreeError> {
+        if let Some(f) = self.state.root_frame.get() {
+            return Ok(f);
+        }
+        let pool = &self.tree.shared.pool;
+        let f = fetch(pool, root).await?;
+        check_child(pool, f.bytes(), root, None)?;
+        Ok(self.state.root_frame.get_or_init(|| f))
+    }
+
     /// The value stored under `key`, if any.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
-        let Some(mut r) = self.state.root else {
+        let Some(root) = self.state.root else {
             return Ok(None);
         };
         let pool = &self.tree.shared.pool;
-        let mut parent_level = None;
+        // The root level borrows the pinned root frame: no pool probe.
+        let b = self.root_frame(root).await?.bytes();
+        if page::kind(b) != KIND_BRANCH {
+            return self.leaf_value(b, key).await;
+        }
+        let mut parent_level = Some(page::level(b));
+        let mut r = branch_child(b, branch_search(b, key));
         loop {
             let f = fetch(pool, r).await?;
             let b = f.bytes();
@@ -122,16 +139,19 @@ impl<D: Disk> Snapshot<D> {
                 r = branch_child(b, branch_search(b, key));
                 continue;
             }
-            let Ok(i) = leaf_search(b, key) else {
-                return Ok(None);
-            };
-            return match leaf_val(b, i) {
-                LeafVal::Inline(v) => Ok(Some(v.to_vec())),
-                LeafVal::Overflow { first, len } => {
-                    drop(f);
-                    overflow::read(pool, first, len).await.map(Some)
-                }
-            };
+            return self.leaf_value(b, key).await;
+        }
+    }
+
+    async fn leaf_value(&self, b: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
+        let Ok(i) = leaf_search(b, key) else {
+            return Ok(None);
+        };
+        match leaf_val(b, i) {
+            LeafVal::Inline(v) => Ok(Some(v.to_vec())),
+            LeafVal::Overflow { first, len } => overflow::read(&self.tree.shared.pool, first, len)
+                .await
+                .map(Some),
         }
     }
 
@@ -300,7 +320,11 @@ impl<D: Disk> Cursor<D> {
         let mut r = root;
         let mut parent_level = None;
         loop {
-            let f = fetch(self.pool(), r).await?;
+            let f = if parent_level.is_none() {
+                self.snap.root_frame(root).await?.clone()
+            } else {
+                fetch(self.pool(), r).await?
+            };
             let b = f.bytes();
             check_child(self.pool(), b, r, parent_level)?;
             let n = nslots(b);

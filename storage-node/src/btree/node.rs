@@ -88,19 +88,49 @@ fn cell_len_at(b: &[u8], off: usize) -> usize {
     }
 }
 
-/// Rewrites the cell area without holes.
-pub(crate) fn compact(b: &mut [u8]) {
-    let old = b.to_vec();
-    let n = nslots(&old);
-    let mut off = b.len();
-    for i in 0..n {
-        let c = cell(&old, i);
-        off -= c.len();
+/// Writes `cells` contiguously in key order (ascending addresses, ending
+/// at the page end) and points the slots at them; returns the cell start.
+fn lay_out<C: AsRef<[u8]>>(b: &mut [u8], cells: &[C]) -> usize {
+    let total: usize = cells.iter().map(|c| c.as_ref().len()).sum();
+    let start = b.len() - total;
+    assert!(
+        HEADER_BYTES + 2 * cells.len() <= start,
+        "cells overflow the page"
+    );
+    let mut off = start;
+    for (i, c) in cells.iter().enumerate() {
+        let c = c.as_ref();
         b[off..off + c.len()].copy_from_slice(c);
         put_u16(b, HEADER_BYTES + 2 * i, off as u16);
+        off += c.len();
     }
-    page::set_cell_start(b, off);
+    start
+}
+
+/// Rewrites the cell area without holes, cells in key order (so scans read
+/// memory sequentially).
+pub(crate) fn compact(b: &mut [u8]) {
+    let old = b.to_vec();
+    let cells: Vec<&[u8]> = (0..nslots(&old)).map(|i| cell(&old, i)).collect();
+    let start = lay_out(b, &cells);
+    page::set_cell_start(b, start);
     page::set_frag(b, 0);
+}
+
+/// True when the cells already lie in key order without holes.
+pub(crate) fn is_compact(b: &[u8]) -> bool {
+    if frag(b) != 0 {
+        return false;
+    }
+    let mut expect = cell_start(b);
+    for i in 0..nslots(b) {
+        let off = slot_off(b, i);
+        if off != expect {
+            return false;
+        }
+        expect += cell_len_at(b, off);
+    }
+    true
 }
 
 /// Inserts `c` as slot `pos`; false (page unchanged) if it does not fit.
@@ -154,16 +184,7 @@ pub(crate) fn rebuild(
     if let Some(r) = first_child {
         page::set_aux_ref(b, r);
     }
-    let mut off = b.len();
-    for (i, c) in cells.iter().enumerate() {
-        off -= c.len();
-        b[off..off + c.len()].copy_from_slice(c);
-        put_u16(b, HEADER_BYTES + 2 * i, off as u16);
-    }
-    assert!(
-        HEADER_BYTES + 2 * cells.len() <= off,
-        "rebuild: cells overflow the page"
-    );
+    let off = lay_out(b, cells);
     page::set_nslots(b, cells.len());
     page::set_cell_start(b, off);
 }

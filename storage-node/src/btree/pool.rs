@@ -111,6 +111,47 @@ pub(crate) struct PoolStats {
     pub pages_written: u64,
 }
 
+/// Frames whose `writing` count this batch raised; lowers them when
+/// dropped, even if the future writing them is cancelled.
+struct WritingBatch(Vec<(u64, Arc<Frame>)>);
+
+impl WritingBatch {
+    /// Adds a frame, raising its `writing` count (call under its shard lock).
+    fn push(&mut self, id: u64, f: &Arc<Frame>) {
+        f.writing.fetch_add(1, Ordering::AcqRel);
+        self.0.push((id, f.clone()));
+    }
+}
+
+impl Drop for WritingBatch {
+    fn drop(&mut self) {
+        for (_, f) in &self.0 {
+            f.writing.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// A pool reservation that is returned unless `keep` is called (so a
+/// cancelled read cannot leak budget).
+struct Reservation<'a, F: DiskFile> {
+    pool: &'a Pool<F>,
+    pages: usize,
+}
+
+impl<F: DiskFile> Reservation<'_, F> {
+    fn keep(mut self) {
+        self.pages = 0;
+    }
+}
+
+impl<F: DiskFile> Drop for Reservation<'_, F> {
+    fn drop(&mut self) {
+        if self.pages > 0 {
+            self.pool.unreserve(self.pages);
+        }
+    }
+}
+
 enum Evict {
     Progress,
     /// Only frames being written by someone else: wait for them.
@@ -224,13 +265,11 @@ impl<F: DiskFile> Pool<F> {
     pub async fn load(&self, r: PageRef) -> Result<Arc<Frame>, BTreeError> {
         self.misses.fetch_add(1, Ordering::Relaxed);
         self.reserve(1).await?;
-        let buf = match self.read_verified(r).await {
-            Ok(b) => b,
-            Err(e) => {
-                self.unreserve(1);
-                return Err(e);
-            }
+        let reservation = Reservation {
+            pool: self,
+            pages: 1,
         };
+        let buf = self.read_verified(r).await?;
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         let frame = Arc::new(Frame {
             buf,
@@ -245,11 +284,12 @@ impl<F: DiskFile> Pool<F> {
             if let Some(existing) = s.map.get(&r.id) {
                 let existing = existing.clone();
                 drop(s);
-                self.unreserve(1);
+                drop(reservation);
                 self.check_ref(existing.bytes(), r)?;
                 return Ok(existing);
             }
             s.map.insert(r.id, frame.clone());
+            reservation.keep();
         }
         lock(&self.clock).push_back((r.id, serial));
         Ok(frame)
@@ -332,7 +372,7 @@ impl<F: DiskFile> Pool<F> {
     /// One CLOCK step: evicts one clean frame, or writes back a batch of
     /// dirty ones.
     async fn evict_one(&self) -> Result<Evict, BTreeError> {
-        let mut to_write: Vec<(u64, Arc<Frame>)> = Vec::new();
+        let mut to_write = WritingBatch(Vec::new());
         let mut busy = false;
         let mut evicted = false;
         {
@@ -362,10 +402,9 @@ impl<F: DiskFile> Pool<F> {
                     continue;
                 }
                 if f.dirty.load(Ordering::Acquire) {
-                    f.writing.fetch_add(1, Ordering::AcqRel);
-                    to_write.push((id, f.clone()));
+                    to_write.push(id, f);
                     clock.push_back((id, serial));
-                    if to_write.len() >= WRITE_BATCH_PAGES {
+                    if to_write.0.len() >= WRITE_BATCH_PAGES {
                         break;
                     }
                     continue;
@@ -380,7 +419,7 @@ impl<F: DiskFile> Pool<F> {
             self.evictions.fetch_add(1, Ordering::Relaxed);
         }
         // A batch collected must be written (its `writing` counts are raised).
-        if !to_write.is_empty() {
+        if !to_write.0.is_empty() {
             self.write_frames(to_write).await?;
             return Ok(Evict::Progress);
         }
@@ -390,10 +429,10 @@ impl<F: DiskFile> Pool<F> {
         Ok(if busy { Evict::Busy } else { Evict::Nothing })
     }
 
-    /// Writes frames (their `writing` already raised) and marks them clean.
-    async fn write_frames(&self, mut frames: Vec<(u64, Arc<Frame>)>) -> Result<(), BTreeError> {
+    /// Writes a batch of frames and marks them clean.
+    async fn write_frames(&self, mut batch: WritingBatch) -> Result<(), BTreeError> {
+        let frames = &mut batch.0;
         frames.sort_by_key(|(id, _)| *id);
-        let mut res = Ok(());
         let mut i = 0;
         while i < frames.len() {
             let mut j = i + 1;
@@ -403,25 +442,18 @@ impl<F: DiskFile> Pool<F> {
             {
                 j += 1;
             }
-            if res.is_ok() {
-                let ps = self.page_size;
-                let mut buf = IoBuf::zeroed((j - i) * ps);
-                for (k, (_, f)) in frames[i..j].iter().enumerate() {
-                    buf[k * ps..(k + 1) * ps].copy_from_slice(f.bytes());
-                }
-                res = self.write_pages(frames[i].0, buf).await;
-                if res.is_ok() {
-                    for (_, f) in &frames[i..j] {
-                        f.dirty.store(false, Ordering::Release);
-                    }
-                }
+            let ps = self.page_size;
+            let mut buf = IoBuf::zeroed((j - i) * ps);
+            for (k, (_, f)) in frames[i..j].iter().enumerate() {
+                buf[k * ps..(k + 1) * ps].copy_from_slice(f.bytes());
+            }
+            self.write_pages(frames[i].0, buf).await?;
+            for (_, f) in &frames[i..j] {
+                f.dirty.store(false, Ordering::Release);
             }
             i = j;
         }
-        for (_, f) in &frames {
-            f.writing.fetch_sub(1, Ordering::AcqRel);
-        }
-        res
+        Ok(())
     }
 
     /// Seals (checksums) every page in `buf` and writes them at `first`.
@@ -438,7 +470,7 @@ impl<F: DiskFile> Pool<F> {
     }
 
     /// Adds a committed page that is not on disk yet; its room was reserved.
-    pub fn insert_dirty(&self, id: u64, buf: IoBuf) {
+    pub fn insert_dirty(&self, id: u64, buf: IoBuf) -> Arc<Frame> {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         let frame = Arc::new(Frame {
             buf,
@@ -448,9 +480,12 @@ impl<F: DiskFile> Pool<F> {
             writing: AtomicU32::new(0),
             referenced: AtomicBool::new(true),
         });
-        let old = lock(&self.shards[shard_of(id)].0).map.insert(id, frame);
+        let old = lock(&self.shards[shard_of(id)].0)
+            .map
+            .insert(id, frame.clone());
         assert!(old.is_none(), "page {id} allocated while still cached");
         lock(&self.clock).push_back((id, serial));
+        frame
     }
 
     /// Drops the frame of a page being released for reuse; false if it is
@@ -493,18 +528,17 @@ impl<F: DiskFile> Pool<F> {
         ids.sort_unstable();
         let mut written = 0;
         for chunk in ids.chunks(WRITE_BATCH_PAGES) {
-            let mut frames = Vec::with_capacity(chunk.len());
+            let mut batch = WritingBatch(Vec::with_capacity(chunk.len()));
             for &id in chunk {
                 let s = lock(&self.shards[shard_of(id)].0);
                 if let Some(f) = s.map.get(&id)
                     && f.dirty.load(Ordering::Acquire)
                 {
-                    f.writing.fetch_add(1, Ordering::AcqRel);
-                    frames.push((id, f.clone()));
+                    batch.push(id, f);
                 }
             }
-            written += frames.len() as u64;
-            self.write_frames(frames).await?;
+            written += batch.0.len() as u64;
+            self.write_frames(batch).await?;
         }
         Ok(written)
     }

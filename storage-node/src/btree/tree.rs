@@ -253,10 +253,7 @@ impl<D: Disk> BTree<D> {
             page_size: ps,
             direct: cfg.direct_io,
             pool,
-            current: RwLock::new(Arc::new(Committed {
-                txn: sb.txn,
-                root: sb.root,
-            })),
+            current: RwLock::new(Arc::new(Committed::new(sb.txn, sb.root))),
             alloc: Mutex::new(alloc),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             ckpt: tokio::sync::Mutex::new(CkptState {

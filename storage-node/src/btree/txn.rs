@@ -606,8 +606,16 @@ impl<D: Disk> WriteTxn<D> {
         let sh = self.tree.shared.clone();
         let private = std::mem::take(&mut self.private);
         let extra = self.reserved - private.len();
-        for (id, p) in private {
-            sh.pool.insert_dirty(id, p.buf);
+        let state = super::alloc::Committed::new(self.txn, self.root);
+        for (id, mut p) in private {
+            // Committed pages get their cells in key order (sequential scans).
+            if !node::is_compact(&p.buf) {
+                node::compact(&mut p.buf);
+            }
+            let frame = sh.pool.insert_dirty(id, p.buf);
+            if self.root.is_some_and(|r| r.id == id) {
+                let _ = state.root_frame.set(frame);
+            }
         }
         self.reserved = 0;
         if extra > 0 {
@@ -619,10 +627,7 @@ impl<D: Disk> WriteTxn<D> {
                 sh.pool.mark_dead(e.start);
             }
         }
-        let state = Arc::new(super::alloc::Committed {
-            txn: self.txn,
-            root: self.root,
-        });
+        let state = Arc::new(state);
         {
             let mut a = sh.alloc();
             let replaced = std::mem::replace(

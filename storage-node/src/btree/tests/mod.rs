@@ -14,6 +14,7 @@ mod crash;
 mod durability;
 mod memory;
 mod model;
+mod perf;
 mod snapshot;
 
 use super::{BTree, BTreeConfig, BTreeError, Direction, Snapshot};
