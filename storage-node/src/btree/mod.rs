@@ -16,6 +16,8 @@
 //!   `cache_bytes_max` of pages, counting clean, dirty, pinned and
 //!   write-transaction-private pages (`btree/pool.rs` lists the transient
 //!   buffers that are not counted).
+//! - **A damaged free list is rebuilt** at open by walking the tree (every
+//!   tree page verified), so the data stays readable.
 //! - **Snapshots**: [`Snapshot`] reads one committed state; its pages are
 //!   not reused while it lives, whatever writes, commits, checkpoints and
 //!   evictions happen meanwhile.
