@@ -16,6 +16,8 @@
 //!   `cache_bytes_max` of pages, counting clean, dirty, pinned and
 //!   write-transaction-private pages (`btree/pool.rs` lists the transient
 //!   buffers that are not counted).
+//! - **A damaged free list is rebuilt** at open by walking the tree (every
+//!   tree page verified), so the data stays readable.
 //! - **Snapshots**: [`Snapshot`] reads one committed state; its pages are
 //!   not reused while it lives, whatever writes, commits, checkpoints and
 //!   evictions happen meanwhile.
@@ -53,9 +55,15 @@
 //!   `WRITE_BATCH_PAGES` pages and never cached (large values would flush
 //!   the pool). Freeing one needs no reads.
 //! - **Read path**: binary search over the slot offsets in the raw page
-//!   bytes; one shard-lock + `Arc` clone per level, no allocation per level,
+//!   bytes; one shard-lock + `Arc` clone per level below the root (each
+//!   committed state pins its root frame, so the root costs no probe and
+//!   readers do not all meet on one shard lock), no allocation per level,
 //!   no decoding of whole pages. Pages are validated once when read from
 //!   disk, so the hot path does no per-access checks beyond slice bounds.
+//! - **Cancellation**: dropping a read or write future midway leaks nothing
+//!   (pool reservations and write-back marks are released by guards); a
+//!   write transaction whose operation was cancelled refuses further use; a
+//!   checkpoint must not be cancelled (it poisons further checkpoints).
 //!
 //! # File layout
 //! Pages of `page_size` bytes (a power of two, 512..=32768, fixed at
@@ -101,8 +109,12 @@
 //!  +--------+----------------------+-----------------+--------------------+
 //!  0        64                     64+2*nslots       cell_start           page_size
 //! ```
-//! Slots hold cell offsets in key order; cells are unordered and may leave
-//! holes (`frag` bytes) that compaction removes.
+//! Slots hold cell offsets in key order. Committed pages have their cells
+//! laid out in key order too, contiguously up to the page end (commit
+//! compacts every page the transaction wrote), so scans read memory
+//! sequentially; while a transaction edits a page, new cells go below
+//! `cell_start` and removed ones leave holes (`frag` bytes) until the next
+//! compaction.
 //! ```text
 //!  leaf cell:   | klen u16 | vlen u32 | key [klen] | value [vlen]            |   (inline)
 //!               | klen u16 | vlen u32 | key [klen] | first id u64 | gen u64  |   (bit 31 of vlen set:

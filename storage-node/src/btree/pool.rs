@@ -291,7 +291,7 @@ impl<F: DiskFile> Pool<F> {
             s.map.insert(r.id, frame.clone());
             reservation.keep();
         }
-        lock(&self.clock).push_back((r.id, serial));
+        self.push_clock(r.id, serial);
         Ok(frame)
     }
 
@@ -456,6 +456,23 @@ impl<F: DiskFile> Pool<F> {
         Ok(())
     }
 
+    /// Queues a new frame for the CLOCK sweep. Entries of removed frames go
+    /// stale; when stale ones could dominate (the pool may never fill up to
+    /// sweep them), the queue is compacted, keeping it within about twice
+    /// the number of frames.
+    fn push_clock(&self, id: u64, serial: u64) {
+        let mut clock = lock(&self.clock);
+        clock.push_back((id, serial));
+        if clock.len() > 2 * self.frames_max + 64 {
+            clock.retain(|&(id, serial)| {
+                lock(&self.shards[shard_of(id)].0)
+                    .map
+                    .get(&id)
+                    .is_some_and(|f| f.serial == serial)
+            });
+        }
+    }
+
     /// Seals (checksums) every page in `buf` and writes them at `first`.
     pub async fn write_pages(&self, first: u64, mut buf: IoBuf) -> Result<(), BTreeError> {
         let ps = self.page_size;
@@ -484,7 +501,7 @@ impl<F: DiskFile> Pool<F> {
             .map
             .insert(id, frame.clone());
         assert!(old.is_none(), "page {id} allocated while still cached");
-        lock(&self.clock).push_back((id, serial));
+        self.push_clock(id, serial);
         frame
     }
 
@@ -554,6 +571,11 @@ impl<F: DiskFile> Pool<F> {
             pages_read: self.pages_read.load(Ordering::Relaxed),
             pages_written: self.pages_written.load(Ordering::Relaxed),
         }
+    }
+
+    #[cfg(test)]
+    pub fn clock_len(&self) -> usize {
+        lock(&self.clock).len()
     }
 
     /// Drops every clean, unpinned frame (tests use it to force re-reads).

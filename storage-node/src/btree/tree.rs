@@ -15,12 +15,12 @@
 
 use super::alloc::{Alloc, Committed, ExtentSet};
 use super::cursor::Snapshot;
-use super::node;
 use super::page::{self, KIND_FREELIST, PageRef};
 use super::pool::Pool;
 use super::superblock::{self, SB_BYTES, Superblock};
 use super::txn::WriteTxn;
 use super::{BTreeConfig, BTreeError, CACHE_PAGES_MIN, MAX_VALUE_BYTES, TreeStats};
+use super::{node, overflow};
 use crate::io::{Disk, DiskFile, IO_ALIGN, IoBuf, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -243,7 +243,19 @@ impl<D: Disk> BTree<D> {
             ));
         }
         let pool = Pool::new(file, ps, frames_max);
-        let (free, fl_pages) = load_freelist(&pool, &sb).await?;
+        let (free, fl_pages) = match load_freelist(&pool, &sb).await {
+            Ok(found) => found,
+            // The tree may be intact: derive the free pages from it instead.
+            Err(e) if e.is_corrupt() => {
+                tracing::warn!(
+                    path = %cfg.path.display(),
+                    error = %e,
+                    "btree: free list unreadable; rebuilding it from the tree"
+                );
+                (rebuild_freelist(&pool, &sb).await?, Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
         let mut alloc = Alloc::new(free, sb.page_count, sb.txn);
         for id in fl_pages {
             alloc.hold(sb.txn + 1, id, 1);
@@ -389,4 +401,69 @@ async fn load_freelist<F: DiskFile>(
         }
     }
     Ok((free, pages))
+}
+
+/// The free pages of `sb`'s state found by walking its tree: every page
+/// below `page_count` that no tree page or overflow run uses. Every tree
+/// page is read and verified.
+async fn rebuild_freelist<F: DiskFile>(
+    pool: &Pool<F>,
+    sb: &Superblock,
+) -> Result<ExtentSet, BTreeError> {
+    let count = sb.page_count;
+    let mut used = vec![false; count as usize];
+    let mut mark = |id: u64, len: u64, from: u64| -> Result<(), BTreeError> {
+        if id < 2 || id.checked_add(len).is_none_or(|e| e > count) {
+            return Err(pool.corrupt(
+                from,
+                format!("reference to pages {id}+{len} outside the file"),
+            ));
+        }
+        for p in id..id + len {
+            if std::mem::replace(&mut used[p as usize], true) {
+                return Err(pool.corrupt(from, format!("page {p} is referenced twice")));
+            }
+        }
+        Ok(())
+    };
+    let mut stack: Vec<PageRef> = Vec::new();
+    if let Some(root) = sb.root {
+        mark(root.id, 1, 0)?;
+        stack.push(root);
+    }
+    while let Some(r) = stack.pop() {
+        let b = pool.read_verified(r).await?;
+        let n = page::nslots(&b);
+        match page::kind(&b) {
+            page::KIND_BRANCH => {
+                for i in 0..=n {
+                    let c = page::branch_child(&b, i);
+                    mark(c.id, 1, r.id)?;
+                    stack.push(c);
+                }
+            }
+            page::KIND_LEAF => {
+                for i in 0..n {
+                    if let page::LeafVal::Overflow { first, len } = page::leaf_val(&b, i) {
+                        mark(first.id, overflow::pages_for(pool.page_size(), len), r.id)?;
+                    }
+                }
+            }
+            k => return Err(pool.corrupt(r.id, format!("tree reaches a page of kind {k}"))),
+        }
+    }
+    let mut free = ExtentSet::default();
+    let mut p = 2;
+    while p < count {
+        if used[p as usize] {
+            p += 1;
+            continue;
+        }
+        let start = p;
+        while p < count && !used[p as usize] {
+            p += 1;
+        }
+        free.insert(start, p - start);
+    }
+    Ok(free)
 }

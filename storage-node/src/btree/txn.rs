@@ -26,8 +26,8 @@
 use super::alloc::Extent;
 use super::node::{self, branch_cell, cell_child, cell_key, leaf_cell_inline, leaf_cell_overflow};
 use super::page::{
-    self, KIND_BRANCH, KIND_LEAF, LEAF_CELL_HDR, LeafVal, PageRef, branch_child, branch_key,
-    branch_search, leaf_search, leaf_val, nslots,
+    self, KIND_BRANCH, KIND_LEAF, LEAF_CELL_HDR, LeafVal, PageRef, branch_child, branch_search,
+    leaf_search, leaf_val, nslots,
 };
 use super::pool::{IdMap, WRITE_BATCH_PAGES};
 use super::tree::{BTree, Shared};
@@ -51,7 +51,7 @@ pub(super) struct Descent {
     /// Every step took the last child.
     pub rightmost: bool,
     /// The smallest separator greater than the sought key (the leaf's upper
-    /// bound), if asked for and any.
+    /// bound), if computed and any.
     pub fence: Option<Vec<u8>>,
 }
 
@@ -333,19 +333,14 @@ impl<D: Disk> WriteTxn<D> {
         Ok(())
     }
 
-    /// Descends from the root towards `key` (`None`: the first leaf),
-    /// making every page on the path private.
-    pub(super) async fn descend_mut(
-        &mut self,
-        key: Option<&[u8]>,
-        want_fence: bool,
-    ) -> Result<Descent, BTreeError> {
+    /// Descends from the root towards `key`, making every page on the path
+    /// private.
+    pub(super) async fn descend_mut(&mut self, key: &[u8]) -> Result<Descent, BTreeError> {
         let root = self.root.expect("descend_mut needs a root");
         let mut id = self.make_private(root).await?;
         self.root = Some(self.me(id));
         let mut path = Vec::new();
         let mut rightmost = true;
-        let mut fence = None;
         loop {
             let b = self.pbuf(id);
             if page::kind(b) == KIND_LEAF {
@@ -353,17 +348,11 @@ impl<D: Disk> WriteTxn<D> {
                     path,
                     leaf: id,
                     rightmost,
-                    fence,
+                    fence: None,
                 });
             }
-            let n = nslots(b);
-            let ci = key.map_or(0, |k| branch_search(b, k));
-            if ci < n {
-                rightmost = false;
-                if want_fence {
-                    fence = Some(branch_key(b, ci).to_vec());
-                }
-            }
+            let ci = branch_search(b, key);
+            rightmost &= ci == nslots(b);
             let child = branch_child(b, ci);
             let lvl = page::level(b);
             let cid = self.make_private(child).await?;
@@ -466,7 +455,7 @@ impl<D: Disk> WriteTxn<D> {
             self.root = Some(self.me(id));
             return Ok(());
         }
-        let d = self.descend_mut(Some(key), false).await?;
+        let d = self.descend_mut(key).await?;
         let b = self.pbuf(d.leaf);
         let (pos, replaced) = match leaf_search(b, key) {
             Ok(i) => match leaf_val(b, i) {

@@ -44,6 +44,7 @@ async fn crash_run(seed: u64) {
             .await
             .unwrap_or_else(|e| panic!("round {round}: verify after reopen: {e}"));
         drop(snap);
+        assert_page_accounting(&tree).await;
         let mut committed = durable.clone();
         if round == 0 {
             // Start from a tree several times the pool, so evictions and

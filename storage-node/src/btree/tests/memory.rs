@@ -143,3 +143,27 @@ fn all_pinned_is_a_typed_error() {
         assert_eq!(snap.get(&ks[0]).await.unwrap().as_ref(), m.get(&ks[0]));
     });
 }
+
+/// A pool that never fills (so nothing is swept) under constant page churn:
+/// the CLOCK queue must not grow without bound.
+#[test]
+fn clock_queue_stays_bounded_without_evictions() {
+    rt().block_on(async {
+        let disk = MemDisk::new();
+        let tree = open_mem(&disk, 512, 64).await;
+        for round in 0..400u32 {
+            let mut txn = tree.begin_write().await;
+            for i in 0..20u32 {
+                txn.put(format!("k{i:03}").as_bytes(), &round.to_le_bytes())
+                    .await
+                    .unwrap();
+            }
+            txn.commit().await.unwrap();
+        }
+        let st = tree.stats();
+        assert_eq!(st.evictions, 0);
+        let queued = tree.shared.pool.clock_len();
+        assert!(queued <= 2 * 64 + 64, "{queued}");
+        assert!(queued >= 1, "{queued}");
+    });
+}

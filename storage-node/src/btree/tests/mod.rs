@@ -294,3 +294,18 @@ fn handles_and_futures_are_send_and_sync() {
         send(BTree::open(disk.clone(), cfg(MEM_PATH, 512, 32)));
     });
 }
+
+/// Page accounting: with no write transaction open, every page of the file
+/// (after the two superblock pages) is exactly one of: reachable from the
+/// latest committed state, free, or freed-but-not-yet-reusable. Catches
+/// leaked and doubly used pages.
+pub(super) async fn assert_page_accounting<D: Disk>(tree: &BTree<D>) {
+    let rep = tree.snapshot().verify().await.expect("verify");
+    let live = rep.leaf_pages + rep.branch_pages + rep.overflow_pages;
+    let st = tree.stats();
+    assert_eq!(
+        st.file_pages - 2,
+        live + st.free_pages + st.pending_free_pages,
+        "page accounting: {rep:?} {st:?}"
+    );
+}

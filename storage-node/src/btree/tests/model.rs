@@ -129,6 +129,7 @@ async fn model_run(seed: u64, run: Run) {
     assert_eq!(back, model_entries(&model));
     let rep = snap.verify().await.unwrap();
     assert_eq!(rep.entries, model.len() as u64);
+    assert_page_accounting(&tree).await;
     for (k, v) in &model {
         assert_eq!(snap.get(k).await.unwrap().as_ref(), Some(v));
     }
@@ -145,6 +146,7 @@ async fn model_run(seed: u64, run: Run) {
     assert!(scan_all(&snap).await.unwrap().is_empty());
     let s = tree.stats();
     assert!(s.cache_bytes_peak <= s.cache_bytes_max, "{s:?}");
+    assert_page_accounting(&tree).await;
 }
 
 fn run_seeds(name: &str, count: u64, run: Run) {
@@ -258,6 +260,70 @@ fn model_shrinks_after_deletes() {
                     scan_all(&tree.snapshot()).await.unwrap(),
                     model_entries(&model)
                 );
+            })
+        },
+    );
+}
+
+/// Wide range deletes on deep trees drop whole subtrees; contents, structure
+/// and page accounting stay exact.
+#[test]
+fn model_wide_range_deletes() {
+    let rt = rt();
+    for_each_seed(
+        "btree::tests::model::model_wide_range_deletes",
+        25,
+        |seed| {
+            rt.block_on(async {
+                let mut rng = Rng::new(seed);
+                let disk = MemDisk::new();
+                let ps = 512;
+                let tree = open_mem(&disk, ps, 48).await;
+                let keys = Keys {
+                    space: 4000,
+                    suffix_max: 5,
+                };
+                let mut model = Model::new();
+                for round in 0..6 {
+                    let mut txn = tree.begin_write().await;
+                    let mut tm = model.clone();
+                    for _ in 0..rng.range(300, 1500) {
+                        let k = keys.key(&mut rng);
+                        let v = value(&mut rng, ps, true);
+                        txn.put(&k, &v).await.unwrap();
+                        tm.insert(k, v);
+                    }
+                    for _ in 0..rng.range(1, 4) {
+                        let (s, e) = if rng.chance(1, 3) {
+                            (keys.bound(&mut rng), keys.bound(&mut rng))
+                        } else {
+                            keys.narrow_bounds(&mut rng, 800)
+                        };
+                        let n = txn
+                            .delete_range(bound_ref(&s), bound_ref(&e))
+                            .await
+                            .unwrap();
+                        let expect = model_range(&tm, &s, &e, Direction::Forward);
+                        for (k, _) in &expect {
+                            tm.remove(k);
+                        }
+                        assert_eq!(n, expect.len() as u64, "round {round}: {s:?}..{e:?}");
+                        let k = keys.key(&mut rng);
+                        assert_eq!(txn.get(&k).await.unwrap(), tm.get(&k).cloned());
+                    }
+                    if rng.chance(1, 4) {
+                        drop(txn);
+                    } else {
+                        txn.commit().await.unwrap();
+                        model = tm;
+                    }
+                    if rng.chance(1, 2) {
+                        tree.checkpoint().await.unwrap();
+                    }
+                    let snap = tree.snapshot();
+                    assert_eq!(scan_all(&snap).await.unwrap(), model_entries(&model));
+                    assert_page_accounting(&tree).await;
+                }
             })
         },
     );
