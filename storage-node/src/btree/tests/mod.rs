@@ -14,7 +14,6 @@ mod crash;
 mod durability;
 mod memory;
 mod model;
-mod perf;
 mod snapshot;
 
 use super::{BTree, BTreeConfig, BTreeError, Direction, Snapshot};
