@@ -283,20 +283,7 @@ impl<D: Disk> WriteTxn<D> {
             if ci < nslots(b) {
                 fence = Some(branch_key(b, ci).to_vec());
             }
-            let child = branch_child(b, ci);
-            let lvl = page::level(b);
-            let cid = self.make_private(child).await?;
-            let clvl = page::level(self.pbuf(cid));
-            if clvl + 1 != lvl {
-                return Err(self.sh().pool.corrupt(
-                    child.id,
-                    format!("child at level {clvl} under a branch at level {lvl}"),
-                ));
-            }
-            if cid != child.id {
-                let me = self.me(cid);
-                node::set_child(self.pbuf_mut(id), ci, me);
-            }
+            let cid = self.descend_private(id, ci).await?;
             path.push((id, ci));
             id = cid;
         }

@@ -83,6 +83,27 @@ pub struct WriteTxn<D: Disk> {
 }
 
 impl<D: Disk> WriteTxn<D> {
+    /// Makes child `ci` of private branch `id` private (shadowing it if it
+    /// is committed), checks its level against the parent's, repoints the
+    /// parent if the child moved, and returns the child's page id.
+    pub(super) async fn descend_private(&mut self, id: u64, ci: usize) -> Result<u64, BTreeError> {
+        let b = self.pbuf(id);
+        let child = branch_child(b, ci);
+        let lvl = page::level(b);
+        let cid = self.make_private(child).await?;
+        let clvl = page::level(self.pbuf(cid));
+        if clvl + 1 != lvl {
+            return Err(self.sh().pool.corrupt(
+                child.id,
+                format!("child at level {clvl} under a branch at level {lvl}"),
+            ));
+        }
+        if cid != child.id {
+            let me = self.me(cid);
+            node::set_child(self.pbuf_mut(id), ci, me);
+        }
+        Ok(cid)
+    }
     pub(crate) fn new(tree: BTree<D>, guard: OwnedMutexGuard<()>) -> WriteTxn<D> {
         let cur = tree.shared.current();
         WriteTxn {
@@ -353,20 +374,7 @@ impl<D: Disk> WriteTxn<D> {
             }
             let ci = branch_search(b, key);
             rightmost &= ci == nslots(b);
-            let child = branch_child(b, ci);
-            let lvl = page::level(b);
-            let cid = self.make_private(child).await?;
-            let clvl = page::level(self.pbuf(cid));
-            if clvl + 1 != lvl {
-                return Err(self.sh().pool.corrupt(
-                    child.id,
-                    format!("child at level {clvl} under a branch at level {lvl}"),
-                ));
-            }
-            if cid != child.id {
-                let me = self.me(cid);
-                node::set_child(self.pbuf_mut(id), ci, me);
-            }
+            let cid = self.descend_private(id, ci).await?;
             path.push((id, ci));
             id = cid;
         }
