@@ -1,61 +1,188 @@
-//! The write-ahead log: one segmented log per node, shared by all partitions.
+//! The write-ahead log: one segmented, group-committed log per node, shared
+//! by all partitions (DESIGN §4). The replication driver appends each
+//! partition's accepted log records here; a record is acknowledged once it
+//! is fdatasync'd. The B-tree (`btree/`) applies committed records and the
+//! engine (`engine/`) calls [`Wal::release`] once a partition's records up
+//! to an index are applied and checkpointed; recovery replays the WAL past
+//! each partition's applied index. All I/O goes through the `Disk` seam
+//! (`io/`).
 //!
-//! - **Records** carry partition id, ballot, log index, payload and a
-//!   checksum (format and byte diagrams in [`format`]).
-//! - **Group commit**: appenders hand records to one writer task through a
-//!   bounded queue (`pending_bytes_max` of payload may wait; beyond that
-//!   `append` waits: backpressure). The writer takes everything queued (up
-//!   to `batch_bytes_max`), encodes it into one aligned buffer, issues one
-//!   write and one `fdatasync`, then tells every appender its record is
-//!   durable. While it syncs, the next batch accumulates ([`writer`]).
-//! - **Fail-stop**: after an I/O error every waiter of that batch gets the
-//!   error and the WAL refuses further appends: a node must never
-//!   acknowledge after a failed fsync.
-//! - **Truncation**: appending `(p, i)` supersedes every earlier record of
-//!   partition `p` with index `>= i` (a new leader overwriting a log suffix).
-//!   Recovery applies the same rule in log order.
-//! - **Segments** are fixed-size files, preallocated (allocated and
-//!   zero-filled, so later overwrites change no metadata and `fdatasync` is a
-//!   pure data flush) and recycled; records never span segments.
-//! - **Recovery** ([`recovery`]) reads segments in sequence order to the last
-//!   valid batch. A torn or corrupt tail stops cleanly and is reported in
-//!   [`RecoveryReport::stop`]; a bad batch followed by valid data of the same
-//!   segment, or in a segment that is not the last, is corruption of
-//!   acknowledged data and fails with [`WalError::Corrupt`].
-//! - **Index**: per partition, a map index → (segment seq, offset, length),
-//!   in memory, rebuilt at recovery: about 64 bytes per live record
-//!   (BTreeMap node overhead included), bounded by the WAL's size.
-//! - **Reclamation**: [`Wal::release`] marks what a partition no longer
-//!   needs; a sealed segment is recycled only when every partition with
-//!   records in it has released up to that segment's highest index for it.
-//!   The engine releases below what its checkpoint made durable (and, later,
-//!   below what the archive holds).
+//! Files: `format.rs` (byte layouts), `writer.rs` (group commit),
+//! `segment.rs` (segment files, spares, reclamation), `recovery.rs`,
+//! `index.rs` (per-partition index, reclamation rules), `shared.rs`.
+//!
+//! # Semantics
+//!
+//! - **Durability**: [`Wal::append`] / [`Wal::append_batch`] resolve once
+//!   the records are durable. Concurrent appenders share one write and one
+//!   `sync_data` (group commit) done by a dedicated writer task; dropping an
+//!   appender's future does not cancel its record.
+//! - **Truncation (Paxos/Raft overwrite)**: appending `(p, i)` supersedes
+//!   every earlier record of partition `p` with index `>= i`; the index
+//!   drops them and recovery applies the same rule in log order. Otherwise
+//!   a partition's indices increase (gaps are allowed; records of one
+//!   partition inside one `append_batch` must strictly increase, asserted).
+//!   Truncating at or below a partition's release mark is not supported:
+//!   released records it supersedes may reappear after a restart.
+//! - **Reads** see only durable, live (not superseded, not released)
+//!   records.
+//! - **Fail-stop**: a failed write, sync or segment preparation fails every
+//!   appender not yet durable and every later append ([`WalError::Failed`]);
+//!   a node must not acknowledge after a failed fsync. Reopen to continue.
+//! - **Backpressure**: appenders wait while more than `pending_bytes_max`
+//!   bytes are queued.
+//!
+//! # On-disk format
+//!
+//! A directory of fixed-size segment files `seg-<slot:010>.wal`
+//! (`segment_size_bytes`, a multiple of 4096). Integers are little-endian;
+//! `csum` is the first 16 bytes of BLAKE3 over the bytes after it in the
+//! same structure.
+//!
+//! ```text
+//! segment file (segment_size_bytes)
+//! +--------------+----------+----------+-----+--------+---------------------+
+//! | header block | batch    | batch    | ... | seal   | unused: zeros, or   |
+//! | 4096 B       | k*4096 B | k*4096 B |     | 4096 B | an earlier life     |
+//! +--------------+----------+----------+-----+--------+---------------------+
+//! 0              4096
+//! A batch is placed only if one block remains after it, so the seal fits.
+//!
+//! header block: two identical 64-byte copies at offsets 0 and 2048
+//! (different sectors), zeros elsewhere
+//!   0      16     24   28   32          40    48     56     64
+//!   +------+------+----+----+-----------+-----+------+------+
+//!   | csum | magic|ver |rsv | seg size  | seq | salt | slot |
+//!   +------+------+----+----+-----------+-----+------+------+
+//!   magic "CAIRNWAL", ver 1; seq: generation, unique and increasing
+//!   across all segment lives; salt: random per life.
+//!
+//! batch (starts on a 4096 boundary; one write_at + one fdatasync)
+//!   0      16     20    22  24     28        32    40     48        56   64
+//!   +------+------+-----+---+------+---------+-----+------+---------+----+
+//!   | csum | "CWB1"|flags|rsv| count| rec bytes| seq | salt | batch no| rsv|
+//!   +------+------+-----+---+------+---------+-----+------+---------+----+
+//!   then `count` records (exactly `rec bytes` bytes), then zeros up to the
+//!   next 4096 boundary. flags bit 0 = SEAL (count 0, rec bytes 0): the
+//!   segment ends here. batch no: +1 per batch across all segments.
+//!
+//! record (packed back to back inside a batch; never spans segments)
+//!   0      16      20    24    32          40       48      56
+//!   +------+-------+-----+-----+-----------+--------+-------+---------+
+//!   | csum |pay len| rsv | seq | partition | ballot | index | payload |
+//!   +------+-------+-----+-----+-----------+--------+-------+---------+
+//! ```
+//!
+//! Padding is never interpreted: the batch header gives the exact length of
+//! its records, and the next batch starts at the next 4096 boundary. Every
+//! batch leaves one block free for the seal. A record (or `append_batch`
+//! group) may be at most `segment_size_bytes - 8192 - 64` encoded bytes.
+//!
+//! # Segment lifecycle
+//!
+//! *created* (`*.tmp`, preallocated, zero-filled, header written, synced,
+//! renamed, directory synced) → *spare* → *active* (the writer appends) →
+//! *sealed* (seal batch synced before the next segment is written) →
+//! *reclaimable* → *recycled* into a spare (new header with a higher
+//! sequence and fresh salt, synced; then its first batch block zeroed,
+//! synced) or *deleted* beyond `spare_segments` spares. A segment is
+//! reclaimable when sealed, no partition has live records in it (every
+//! partition released past its records there), and no segment holding
+//! records it superseded remains on disk (see `index.rs`). The active
+//! segment is never reclaimed.
+//!
+//! Stale bytes from a segment's previous life carry the old sequence (and
+//! salt) and are rejected. Each segment is appended to during one open
+//! only: `open` seals the last segment and starts appending in a spare, and
+//! all spares get a new life at `open`, so garbage past a torn tail is
+//! never reachable.
+//!
+//! # Recovery
+//!
+//! Segments are read in sequence order; in each, batches are followed from
+//! offset 4096 while valid (header checksum, magic, sequence and salt,
+//! consecutive batch numbers, every record's checksum and sequence). A
+//! batch counts only if all its records are valid (append_batch is atomic).
+//! Where the chain stops is the *stop point*. Because at most one batch is
+//! ever unsynced (the last one) and seals precede later segments:
+//! - a live segment other than the last must end in a seal, otherwise its
+//!   stop point is damage in durable data → [`WalError::Corrupt`];
+//! - the last live segment may end without a seal (a crash): if any valid
+//!   batch header of this segment life exists after the stop point, the bad
+//!   batch had been synced → `Corrupt`; otherwise the stop is a torn tail,
+//!   reported in [`RecoveryReport::stop`];
+//! - a segment with no valid batch whose first batch block is not all zeros
+//!   is searched for valid headers the same way (a damaged first batch).
+//!
+//! Bit rot in the very last durable batch cannot be told apart from a torn
+//! write and is reported as a tail stop (so is a torn first batch of a new
+//! segment). Recovery reads every live segment and the remainder of the
+//! last one; its memory is one read window (1 MiB or one batch).
+//!
+//! # Memory
+//!
+//! Index: 24 bytes per live record plus ~100 bytes per partition and per
+//! segment (`index.rs`); bounded by the WAL size. Queue: at most
+//! `pending_bytes_max` of records. Writer: one batch buffer (kept if at most
+//! `2 * batch_bytes_max`). No per-record allocation in the WAL itself.
+//!
+//! # Known limits
+//!
+//! - One process per directory: there is no lock file (the node holds its
+//!   data directory).
+//! - Reclaimed segments beyond `spare_segments` are deleted, so bursts of
+//!   releases followed by roll-overs create (zero-fill) new segments.
+//! - The active segment is sealed at shutdown and at open, so every open
+//!   starts a fresh segment.
 
-pub mod format;
+mod error;
+mod format;
+mod index;
 mod recovery;
+mod segment;
+mod shared;
 mod writer;
 
-use crate::io::{Disk, DiskFile, IoBuf, IoError, OpenOptions};
-use format::BLOCK;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+#[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
 
-/// WAL settings. Limits are named with their unit last.
-#[derive(Clone, Debug)]
+pub use error::{RecoveryReport, TailReason, TailStop, WalError};
+
+use crate::io::{Disk, DiskFile, read_exact_at};
+use format::{BATCH_HEADER_BYTES, BLOCK, align_down, align_up, decode_record, record_bytes};
+use index::Entry;
+use shared::{Counters, Pending, Queue, Recs, SegFile, Shared, State};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+/// Smallest segment: header, one batch block, seal block, one spare block.
+pub(crate) const SEGMENT_BYTES_MIN: u64 = 4 * BLOCK;
+/// Largest segment (offsets in the index are 32-bit).
+pub(crate) const SEGMENT_BYTES_MAX: u64 = 1 << 32;
+/// Entries of one read farther apart than this are read separately.
+const READ_GAP_BYTES_MAX: u64 = 64 << 10;
+
+/// WAL configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalConfig {
     pub dir: PathBuf,
-    /// Size of each segment file; a multiple of 4096, at least 64 KiB.
+    /// Size of every segment file; a multiple of 4096, 16 KiB ..= 4 GiB.
     pub segment_size_bytes: u64,
-    /// Prepared (zero-filled) segments kept ready ahead of need.
+    /// Preallocated segments kept ready ahead of need (and the most kept).
     pub spare_segments: usize,
-    /// Largest group-commit write.
+    /// Most bytes per group-commit write (one append is always taken).
     pub batch_bytes_max: usize,
-    /// Encoded bytes that may wait for the writer before `append` blocks.
+    /// Appenders wait while more than this many bytes are queued.
     pub pending_bytes_max: usize,
-    /// Use O_DIRECT for segment I/O (every batch is block-aligned anyway).
+    /// `O_DIRECT` segment I/O (falls back to buffered if refused).
     pub direct_io: bool,
 }
 
@@ -70,6 +197,30 @@ impl WalConfig {
             direct_io: true,
         }
     }
+
+    fn validate(&self) -> Result<(), WalError> {
+        let s = self.segment_size_bytes;
+        if !s.is_multiple_of(BLOCK) || !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&s) {
+            return Err(WalError::Config(format!(
+                "segment_size_bytes {s} must be a multiple of {BLOCK} in {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX}"
+            )));
+        }
+        if self.batch_bytes_max == 0 {
+            return Err(WalError::Config("batch_bytes_max must be > 0".into()));
+        }
+        if self.pending_bytes_max == 0 || self.pending_bytes_max > Semaphore::MAX_PERMITS {
+            return Err(WalError::Config(format!(
+                "pending_bytes_max must be in 1..={}",
+                Semaphore::MAX_PERMITS
+            )));
+        }
+        Ok(())
+    }
+
+    /// Largest encoded size of one append (records with headers).
+    pub fn record_bytes_max(&self) -> usize {
+        (self.segment_size_bytes - 2 * BLOCK) as usize - BATCH_HEADER_BYTES
+    }
 }
 
 /// One log record.
@@ -81,25 +232,8 @@ pub struct Record {
     pub payload: Vec<u8>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WalError {
-    #[error(transparent)]
-    Io(#[from] IoError),
-    #[error("WAL corrupt: {} at offset {offset}: {reason}", file.display())]
-    Corrupt {
-        file: PathBuf,
-        offset: u64,
-        reason: String,
-    },
-    #[error("WAL record of {bytes} bytes cannot fit in a {segment_bytes}-byte segment")]
-    RecordTooLarge { bytes: usize, segment_bytes: u64 },
-    #[error("WAL stopped after an I/O failure ({0}); no further appends are accepted")]
-    Failed(String),
-    #[error("WAL config: {0}")]
-    Config(String),
-}
-
-/// The live index range of one partition.
+/// A partition with live records: the first and last index present
+/// (indices in between may have gaps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionSpan {
     pub partition: u64,
@@ -107,227 +241,218 @@ pub struct PartitionSpan {
     pub last_index: u64,
 }
 
-/// Why recovery stopped before the end of the last segment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TailStop {
-    pub file: PathBuf,
-    pub offset: u64,
-    pub reason: format::Invalid,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    pub segments_scanned: usize,
-    pub records: u64,
-    /// Set when the log ended in a torn or corrupt batch (not at clean zeros).
-    pub stop: Option<TailStop>,
-}
-
+/// Counters and gauges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WalStats {
+    /// `append` + `append_batch` calls accepted.
     pub appends: u64,
+    /// Records made durable.
     pub records: u64,
+    /// Group-commit batches written (one write + one fdatasync each).
     pub batches: u64,
+    /// fdatasyncs by the writer (batches + seals).
     pub syncs: u64,
+    /// Bytes written by the writer (batches with padding, seals).
     pub bytes_written: u64,
+    /// Segments holding live data (active, sealed, being reclaimed).
     pub segments_live: usize,
+    /// Spare segments ready for the writer.
     pub segments_free: usize,
+    /// Sealed segments waiting for recycling or deletion.
+    pub segments_reclaimable: usize,
+    pub created: u64,
     pub recycled: u64,
+    pub deleted: u64,
+    /// Live records in the index (24 bytes each).
+    pub index_entries: usize,
+    pub direct_io: bool,
+    pub failed: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Loc {
-    seq: u64,
-    offset: u64,
-    len: u32,
+struct Handle<D: Disk> {
+    sh: Arc<Shared<D>>,
+    tasks: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
 }
 
-struct Segment<F> {
-    slot: u32,
-    file: F,
-    seq: u64,
-    /// Highest index per partition written in this segment.
-    parts: HashMap<u64, u64>,
+impl<D: Disk> Drop for Handle<D> {
+    fn drop(&mut self) {
+        self.sh.queue().closed = true;
+        self.sh.writer_wake.notify_one();
+    }
 }
 
-struct State<F> {
-    active: Segment<F>,
-    write_pos: u64,
-    sealed: BTreeMap<u64, Segment<F>>,
-    /// Prepared segments (header seq 0), ready for reuse.
-    spares: Vec<Segment<F>>,
-    /// Sealed segments whose records are all released, waiting for the
-    /// writer to mark them spare on disk.
-    freed: Vec<Segment<F>>,
-    next_slot: u32,
-    next_seq: u64,
-    index: Index,
-    released: HashMap<u64, u64>,
-    failed: Option<String>,
-}
-
-#[derive(Default)]
-struct Counters {
-    appends: AtomicU64,
-    records: AtomicU64,
-    batches: AtomicU64,
-    syncs: AtomicU64,
-    bytes_written: AtomicU64,
-    recycled: AtomicU64,
-}
-
-struct Shared<D: Disk> {
-    disk: D,
-    cfg: WalConfig,
-    state: Mutex<State<D::File>>,
-    pending: Arc<Semaphore>,
-    counters: Counters,
-}
-
-struct Req {
-    recs: Vec<Record>,
-    bytes: usize,
-    done: oneshot::Sender<Result<(), WalError>>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
-}
-
-/// The node's WAL. Cheap to clone; all clones share one writer.
+/// The write-ahead log. Cheap to clone (all clones share one log).
 pub struct Wal<D: Disk> {
-    shared: Arc<Shared<D>>,
-    tx: mpsc::Sender<Req>,
-    writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    inner: Arc<Handle<D>>,
 }
 
 impl<D: Disk> Clone for Wal<D> {
-    fn clone(&self) -> Self {
+    fn clone(&self) -> Wal<D> {
         Wal {
-            shared: self.shared.clone(),
-            tx: self.tx.clone(),
-            writer: self.writer.clone(),
+            inner: self.inner.clone(),
         }
     }
-}
-
-pub(crate) fn segment_path(dir: &Path, slot: u32) -> PathBuf {
-    dir.join(format!("wal-{slot:06}.seg"))
-}
-
-pub(crate) fn parse_segment_name(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix("wal-")?.strip_suffix(".seg")?;
-    if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 impl<D: Disk> Wal<D> {
-    /// Opens (or creates) the WAL in `cfg.dir`, recovering what is there.
+    /// Recovers the log in `cfg.dir` (creating it if needed), seals its
+    /// tail, prepares spares and starts the writer. Must run inside a
+    /// tokio runtime.
     pub async fn open(disk: D, cfg: WalConfig) -> Result<(Wal<D>, RecoveryReport), WalError> {
-        if !cfg.segment_size_bytes.is_multiple_of(BLOCK as u64)
-            || cfg.segment_size_bytes < 16 * BLOCK as u64
-        {
-            return Err(WalError::Config(format!(
-                "segment_size_bytes {} must be a multiple of {BLOCK} and at least {}",
-                cfg.segment_size_bytes,
-                16 * BLOCK
-            )));
+        cfg.validate()?;
+        disk.create_dir_all(&cfg.dir).await?;
+        if let Some(parent) = cfg.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // Make the WAL directory's own name durable.
+            disk.sync_dir(parent).await?;
         }
-        if cfg.batch_bytes_max < BLOCK || cfg.pending_bytes_max < cfg.batch_bytes_max {
-            return Err(WalError::Config(
-                "need batch_bytes_max >= 4096 and pending_bytes_max >= batch_bytes_max".into(),
-            ));
+        let rec = recovery::recover(&disk, &cfg).await?;
+        let mut next_seq = rec.next_seq;
+        let mut next_slot = rec.next_slot;
+        let mut next_batch_no = rec.next_batch_no;
+        if let Some((seg, pos)) = &rec.tail {
+            writer::write_seal(seg, *pos, next_batch_no).await?;
+            next_batch_no += 1;
         }
-        let (state, report) = recovery::recover(&disk, &cfg).await?;
-        let permits = cfg.pending_bytes_max.min(Semaphore::MAX_PERMITS);
-        let shared = Arc::new(Shared {
+        let target = cfg.spare_segments.max(1);
+        let mut spares = VecDeque::new();
+        let mut removed = rec.report.temp_files_removed > 0;
+        for seg in rec.free {
+            if spares.len() < target && seg.size == cfg.segment_size_bytes {
+                spares.push_back(segment::recycle_segment(&seg, next_seq).await?);
+                next_seq += 1;
+            } else {
+                disk.remove(&seg.path).await?;
+                removed = true;
+            }
+        }
+        if removed {
+            disk.sync_dir(&cfg.dir).await?;
+        }
+        let mut created = 0;
+        while spares.len() < target {
+            let size = cfg.segment_size_bytes;
+            let seg =
+                segment::create_segment(&disk, &cfg.dir, next_slot, next_seq, size, rec.direct)
+                    .await?;
+            spares.push_back(seg);
+            next_slot += 1;
+            next_seq += 1;
+            created += 1;
+        }
+        let files: BTreeMap<u64, SegFile<D::File>> =
+            rec.live.into_iter().map(|s| (s.seq, s)).collect();
+        let mut state = State {
+            index: rec.index,
+            files,
+            spares,
+            reclaimable: VecDeque::new(),
+            next_seq,
+            next_slot,
+            writer_waiting: false,
+        };
+        state.collect_reclaimable();
+        let sh = Arc::new(Shared {
             disk,
+            space: Semaphore::new(cfg.pending_bytes_max),
             cfg,
+            direct: rec.direct,
+            queue: Mutex::new(Queue::default()),
+            writer_wake: Notify::new(),
+            durable: AtomicU64::new(0),
+            failed: OnceLock::new(),
+            done: Notify::new(),
             state: Mutex::new(state),
-            pending: Arc::new(Semaphore::new(permits)),
+            maint_wake: Notify::new(),
+            spare_ready: Notify::new(),
+            closing: AtomicBool::new(false),
             counters: Counters::default(),
         });
-        writer::top_up_spares(&shared).await?;
-        // Queue length is bounded by bytes (the semaphore); the channel bound
-        // is a second, count-based limit.
-        let (tx, rx) = mpsc::channel(64 * 1024);
-        let handle = tokio::spawn(writer::run(shared.clone(), rx));
-        Ok((
-            Wal {
-                shared,
-                tx,
-                writer: Arc::new(Mutex::new(Some(handle))),
-            },
-            report,
-        ))
+        Counters::add(&sh.counters.created, created);
+        let w = tokio::spawn(writer::Writer::new(next_batch_no).run(sh.clone()));
+        let m = tokio::spawn(segment::run_maintenance(sh.clone()));
+        let wal = Wal {
+            inner: Arc::new(Handle {
+                sh,
+                tasks: Mutex::new(Some((w, m))),
+            }),
+        };
+        Ok((wal, rec.report))
     }
 
-    /// Appends one record; resolves when it is durable.
+    fn sh(&self) -> &Shared<D> {
+        &self.inner.sh
+    }
+
+    fn stopped(&self) -> WalError {
+        match self.sh().failure() {
+            Some(cause) => WalError::Failed { cause },
+            None => WalError::Closed,
+        }
+    }
+
+    /// Resolves when the record is durable (fdatasync'd). Concurrent
+    /// callers share writes and syncs.
     pub async fn append(&self, rec: Record) -> Result<(), WalError> {
-        self.append_batch(vec![rec]).await
+        let bytes = record_bytes(rec.payload.len());
+        self.submit(Recs::One(rec), bytes).await
     }
 
-    /// Appends records that become durable together.
+    /// Several records, durable together (one slot in the group commit,
+    /// all or none after a crash). Records of one partition must have
+    /// strictly increasing indices (asserted).
     pub async fn append_batch(&self, recs: Vec<Record>) -> Result<(), WalError> {
         if recs.is_empty() {
             return Ok(());
         }
-        let bytes: usize = recs
-            .iter()
-            .map(|r| format::record_len(r.payload.len()))
-            .sum();
-        let room = self.shared.cfg.segment_size_bytes as usize - BLOCK;
-        if format::batch_disk_len(bytes) > room || bytes > self.shared.cfg.batch_bytes_max.max(room)
-        {
-            return Err(WalError::RecordTooLarge {
-                bytes,
-                segment_bytes: self.shared.cfg.segment_size_bytes,
-            });
-        }
-        if let Some(why) = &self.shared.state.lock().expect("wal state").failed {
-            return Err(WalError::Failed(why.clone()));
-        }
-        let want = bytes.min(self.shared.cfg.pending_bytes_max) as u32;
-        let permit = self
-            .shared
-            .pending
-            .clone()
-            .acquire_many_owned(want)
-            .await
-            .map_err(|_| WalError::Failed("WAL is shut down".into()))?;
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Req {
-                recs,
-                bytes,
-                done,
-                _permit: permit,
-            })
-            .await
-            .map_err(|_| WalError::Failed("WAL writer has stopped".into()))?;
-        wait.await
-            .map_err(|_| WalError::Failed("WAL writer has stopped".into()))?
+        assert_partition_order(&recs);
+        let bytes = recs.iter().map(|r| record_bytes(r.payload.len())).sum();
+        self.submit(Recs::Many(recs), bytes).await
     }
 
-    /// Partitions with live records and their index ranges.
+    async fn submit(&self, recs: Recs, bytes: usize) -> Result<(), WalError> {
+        let sh = self.sh();
+        let max_bytes = sh.cfg.record_bytes_max();
+        if bytes > max_bytes {
+            return Err(WalError::RecordTooLarge { bytes, max_bytes });
+        }
+        if sh.failure().is_some() {
+            return Err(self.stopped());
+        }
+        let permits = bytes.min(sh.cfg.pending_bytes_max).min(u32::MAX as usize) as u32;
+        match sh.space.acquire_many(permits).await {
+            Ok(p) => p.forget(),
+            Err(_) => return Err(self.stopped()),
+        }
+        let ticket = {
+            let mut q = sh.queue();
+            if q.closed {
+                drop(q);
+                sh.space.add_permits(permits as usize);
+                return Err(self.stopped());
+            }
+            q.next_ticket += 1;
+            let ticket = q.next_ticket;
+            q.items.push_back(Pending {
+                recs,
+                ticket,
+                bytes,
+                permits,
+            });
+            ticket
+        };
+        Counters::add(&sh.counters.appends, 1);
+        sh.writer_wake.notify_one();
+        sh.wait_durable(ticket).await
+    }
+
+    /// Partitions with live records, by partition id.
     pub fn partitions(&self) -> Vec<PartitionSpan> {
-        let st = self.shared.state.lock().expect("wal state");
-        let mut out: Vec<PartitionSpan> = st
-            .index
-            .iter()
-            .filter_map(|(&p, m)| {
-                Some(PartitionSpan {
-                    partition: p,
-                    first_index: *m.keys().next()?,
-                    last_index: *m.keys().next_back()?,
-                })
-            })
-            .collect();
-        out.sort_by_key(|s| s.partition);
-        out
+        self.sh().state().index.spans()
     }
 
     /// Records of `partition` with `from <= index <= to`, in index order,
-    /// stopping once `bytes_max` of payload is reached (at least one).
+    /// up to ~`bytes_max` of payload (at least one if any exists). Every
+    /// record is verified against its checksum and the index.
     pub async fn read(
         &self,
         partition: u64,
@@ -335,156 +460,169 @@ impl<D: Disk> Wal<D> {
         to: u64,
         bytes_max: usize,
     ) -> Result<Vec<Record>, WalError> {
-        let wanted: Vec<(u64, Loc, D::File)> = {
-            let st = self.shared.state.lock().expect("wal state");
-            let Some(m) = st.index.get(&partition) else {
-                return Ok(Vec::new());
-            };
-            let mut v = Vec::new();
-            let mut bytes = 0usize;
-            for (&i, loc) in m.range(from..=to) {
-                if !v.is_empty() && bytes >= bytes_max {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let (entries, files) = {
+            let st = self.sh().state();
+            let entries = st.index.lookup(partition, from, to, bytes_max);
+            let mut files: HashMap<u64, SegFile<D::File>> = HashMap::new();
+            for e in &entries {
+                if let Some(f) = st.files.get(&e.seq) {
+                    files.entry(e.seq).or_insert_with(|| f.clone());
+                }
+            }
+            (entries, files)
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        let mut i = 0;
+        while i < entries.len() {
+            let first = entries[i];
+            let mut end = u64::from(first.offset) + u64::from(first.len);
+            let mut j = i + 1;
+            while let Some(e) = entries.get(j) {
+                let off = u64::from(e.offset);
+                if e.seq != first.seq || off < end || off - end > READ_GAP_BYTES_MAX {
                     break;
                 }
-                bytes += loc.len as usize;
-                let file = if st.active.seq == loc.seq {
-                    st.active.file.clone()
-                } else {
-                    match st.sealed.get(&loc.seq) {
-                        Some(s) => s.file.clone(),
-                        None => continue,
+                end = off + u64::from(e.len);
+                j += 1;
+            }
+            let Some(seg) = files.get(&first.seq) else {
+                return Ok(out); // reclaimed since the lookup: released
+            };
+            let start = align_down(u64::from(first.offset));
+            let len = (align_up(end) - start) as usize;
+            let buf = read_exact_at(&seg.file, len, start).await?;
+            for e in &entries[i..j] {
+                let at = (u64::from(e.offset) - start) as usize;
+                match check_record(&buf[at..at + e.len as usize], partition, e) {
+                    Ok(r) => out.push(r),
+                    Err(reason) => {
+                        if !self.sh().state().index.contains(partition, e) {
+                            return Ok(out); // released or superseded meanwhile
+                        }
+                        return Err(WalError::Corrupt {
+                            file: seg.file.path().to_path_buf(),
+                            offset: u64::from(e.offset),
+                            reason,
+                        });
                     }
-                };
-                v.push((i, *loc, file));
+                }
             }
-            v
-        };
-        let mut out = Vec::with_capacity(wanted.len());
-        for (i, loc, file) in wanted {
-            let rec = read_record(&file, loc).await?;
-            if rec.partition != partition || rec.index != i {
-                return Err(WalError::Corrupt {
-                    file: file.path().to_path_buf(),
-                    offset: loc.offset,
-                    reason: format!(
-                        "expected record ({partition}, {i}), found ({}, {})",
-                        rec.partition, rec.index
-                    ),
-                });
-            }
-            out.push(rec);
+            i = j;
         }
         Ok(out)
     }
 
-    /// `partition` no longer needs records with index `<= upto`.
+    /// The partition no longer needs records with index <= `upto`
+    /// (monotonic; lower values are ignored).
     pub fn release(&self, partition: u64, upto: u64) {
-        let mut st = self.shared.state.lock().expect("wal state");
-        let mark = st.released.entry(partition).or_insert(0);
-        if upto <= *mark && *mark != 0 {
-            return;
+        let mut st = self.sh().state();
+        st.index.release(partition, upto);
+        if st.collect_reclaimable() {
+            self.sh().maint_wake.notify_one();
         }
-        *mark = (*mark).max(upto);
-        if let Some(m) = st.index.get_mut(&partition) {
-            let keep = m.split_off(&(upto.saturating_add(1)));
-            *m = keep;
-            if m.is_empty() {
-                st.index.remove(&partition);
-            }
-        }
-        collect_freeable(&mut st);
     }
 
-    /// `partition` is gone: all of its records are released.
+    /// The partition is gone: all its records are released.
     pub fn forget(&self, partition: u64) {
-        self.release(partition, u64::MAX);
+        let mut st = self.sh().state();
+        st.index.forget(partition);
+        if st.collect_reclaimable() {
+            self.sh().maint_wake.notify_one();
+        }
     }
 
     pub fn stats(&self) -> WalStats {
-        let c = &self.shared.counters;
-        let st = self.shared.state.lock().expect("wal state");
+        let sh = self.sh();
+        let c = &sh.counters;
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let st = sh.state();
         WalStats {
-            appends: c.appends.load(Ordering::Relaxed),
-            records: c.records.load(Ordering::Relaxed),
-            batches: c.batches.load(Ordering::Relaxed),
-            syncs: c.syncs.load(Ordering::Relaxed),
-            bytes_written: c.bytes_written.load(Ordering::Relaxed),
-            segments_live: 1 + st.sealed.len(),
-            segments_free: st.spares.len() + st.freed.len(),
-            recycled: c.recycled.load(Ordering::Relaxed),
+            appends: get(&c.appends),
+            records: get(&c.records),
+            batches: get(&c.batches),
+            syncs: get(&c.syncs),
+            bytes_written: get(&c.bytes_written),
+            segments_live: st.files.len(),
+            segments_free: st.spares.len(),
+            segments_reclaimable: st.reclaimable.len(),
+            created: get(&c.created),
+            recycled: get(&c.recycled),
+            deleted: get(&c.deleted),
+            index_entries: st.index.entry_count(),
+            direct_io: sh.direct,
+            failed: sh.failure().is_some(),
         }
     }
 
-    /// Flushes everything queued and stops the writer.
+    /// Writes everything queued, seals the active segment and stops the
+    /// writer and maintenance tasks. Other clones then get
+    /// [`WalError::Closed`]. Returns the failure if the WAL had failed.
     pub async fn shutdown(self) -> Result<(), WalError> {
-        let handle = self.writer.lock().expect("wal writer").take();
-        drop(self.tx);
-        if let Some(h) = handle {
-            h.await
-                .map_err(|e| WalError::Failed(format!("writer task: {e}")))?;
+        let sh = self.inner.sh.clone();
+        sh.queue().closed = true;
+        sh.writer_wake.notify_one();
+        let tasks = self.inner.tasks.lock().expect("wal tasks lock").take();
+        if let Some((w, m)) = tasks {
+            let _ = w.await;
+            sh.closing.store(true, Ordering::Release);
+            sh.maint_wake.notify_one();
+            let _ = m.await;
         }
-        match &self.shared.state.lock().expect("wal state").failed {
-            Some(why) => Err(WalError::Failed(why.clone())),
+        match sh.failure() {
+            Some(cause) => Err(WalError::Failed { cause }),
             None => Ok(()),
         }
     }
 }
 
-/// Moves sealed segments whose every partition is released to `freed`.
-fn collect_freeable<F>(st: &mut State<F>) {
-    let freeable: Vec<u64> = st
-        .sealed
-        .iter()
-        .filter(|(_, s)| {
-            s.parts
-                .iter()
-                .all(|(p, &max)| st.released.get(p).is_some_and(|&r| r >= max))
-        })
-        .map(|(&seq, _)| seq)
-        .collect();
-    for seq in freeable {
-        if let Some(s) = st.sealed.remove(&seq) {
-            st.freed.push(s);
+/// Checks the record bytes at an indexed location and decodes them.
+fn check_record(b: &[u8], partition: u64, e: &Entry) -> Result<Record, TailReason> {
+    let (v, n) = decode_record(b, e.seq)?;
+    if v.partition != partition || v.index != e.index || n != e.len as usize {
+        return Err(TailReason::UnexpectedRecord {
+            partition,
+            index: e.index,
+            found_partition: v.partition,
+            found_index: v.index,
+        });
+    }
+    Ok(Record {
+        partition,
+        ballot: v.ballot,
+        index: v.index,
+        payload: v.payload.to_vec(),
+    })
+}
+
+/// Asserts that within one batch each partition's indices strictly
+/// increase (a truncation inside one atomic batch is a caller bug).
+fn assert_partition_order(recs: &[Record]) {
+    if recs.len() <= 16 {
+        for (i, r) in recs.iter().enumerate() {
+            if let Some(prev) = recs[..i].iter().rev().find(|p| p.partition == r.partition) {
+                assert!(
+                    prev.index < r.index,
+                    "wal append_batch: partition {} index {} after {}",
+                    r.partition,
+                    r.index,
+                    prev.index
+                );
+            }
+        }
+        return;
+    }
+    let mut last: HashMap<u64, u64> = HashMap::with_capacity(recs.len());
+    for r in recs {
+        if let Some(prev) = last.insert(r.partition, r.index) {
+            assert!(
+                prev < r.index,
+                "wal append_batch: partition {} index {} after {prev}",
+                r.partition,
+                r.index
+            );
         }
     }
 }
-
-async fn read_record<F: DiskFile>(file: &F, loc: Loc) -> Result<Record, WalError> {
-    let start = loc.offset / BLOCK as u64 * BLOCK as u64;
-    let end = loc.offset + format::record_len(loc.len as usize) as u64;
-    let len = ((end - start) as usize).div_ceil(BLOCK) * BLOCK;
-    let (res, buf): (_, IoBuf) = file.read_at(IoBuf::zeroed(len), start).await;
-    let n = res?;
-    let skip = (loc.offset - start) as usize;
-    let need = skip + format::record_len(loc.len as usize);
-    if n < need {
-        return Err(WalError::Corrupt {
-            file: file.path().to_path_buf(),
-            offset: loc.offset,
-            reason: format!("segment ends before the record ({n} of {need} bytes)"),
-        });
-    }
-    format::decode_record(file.path(), loc.offset, &buf[skip..need], loc.seq)
-}
-
-type Index = HashMap<u64, BTreeMap<u64, Loc>>;
-
-/// Adds record `(partition, index)` at `loc` to the index.
-fn index_record(index: &mut Index, partition: u64, i: u64, loc: Loc) {
-    let m = index.entry(partition).or_default();
-    // Truncation: (p, i) supersedes every earlier record of p at >= i.
-    if m.range(i..).next().is_some() {
-        m.split_off(&i);
-    }
-    m.insert(i, loc);
-}
-
-async fn open_segment<D: Disk>(disk: &D, cfg: &WalConfig, slot: u32) -> Result<D::File, WalError> {
-    let path = segment_path(&cfg.dir, slot);
-    Ok(disk
-        .open(&path, OpenOptions::CREATE.with_direct(cfg.direct_io))
-        .await?)
-}
-
-#[cfg(test)]
-mod tests;

@@ -1,291 +1,288 @@
-//! The WAL writer task: group commit, segment rotation and recycling.
+//! The group-commit writer task: the only code that appends to segments.
 //!
-//! One task owns all writes to segment files. Each round it takes every
-//! queued request (up to `batch_bytes_max`, and what fits in the active
-//! segment), encodes them into one block-aligned buffer (batch header,
-//! records, zero padding), issues one `write_at` and one `sync_data`, updates
-//! the index, and only then completes the appenders. Requests that arrive
-//! while it syncs form the next batch. Between batches it turns freed
-//! segments into spares (header rewritten with seq 0 and synced, so their old
-//! records can never come back at recovery) and keeps `spare_segments`
-//! zero-filled files ready.
+//! Loop: take everything queued (up to `batch_bytes_max`, at least one
+//! append), encode it into one aligned [`IoBuf`] (batch header, records,
+//! zero padding to the next block), one `write_at`, one `sync_data`, then
+//! index the records and publish the new durable ticket. Appenders keep
+//! queueing while the write and sync run, so the next batch grows with the
+//! sync latency.
 //!
-//! Invariant: a batch is written only after every earlier batch is durable,
-//! so at most one (the last) batch can be torn by a crash.
+//! Invariants:
+//! - Batches are written strictly one after another, each synced before
+//!   the next is written; a seal is synced before the next segment is
+//!   written. So on disk at most one batch is not durable, and it is the
+//!   last one (recovery relies on this to tell a torn tail from damage).
+//! - A batch at `pos` occupies `align_up(64 + records)` bytes and leaves at
+//!   least one block for the seal: `pos + len + BLOCK <= segment size`.
+//! - Records are indexed only after their sync returns, so `Wal::read`
+//!   never returns a record that is not durable.
+//! - Any I/O error fails the WAL (fail-stop): the error goes to every
+//!   appender of the batch and of every later append.
 
-use super::format::{self, BLOCK};
-use super::{
-    Index, Loc, Req, Segment, Shared, WalConfig, WalError, index_record, open_segment, segment_path,
-};
-use crate::io::{Disk, DiskFile, IoBuf};
-use std::collections::{HashMap, VecDeque};
+use super::error::WalError;
+use super::format::{BATCH_HEADER_BYTES, BLOCK, BatchHeader, FLAG_SEAL, align_up, encode_record};
+use super::shared::{Counters, Pending, SegFile, Shared};
+use crate::io::{DiskFile, IoBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::sync::mpsc;
 
-const ZERO_FILL_CHUNK_BYTES: usize = 1 << 20;
+pub(crate) struct Writer<F> {
+    active: Option<Active<F>>,
+    next_batch_no: u64,
+    buf: Option<IoBuf>,
+    taken: Vec<Pending>,
+    /// (partition, index, offset, len) of the batch being written.
+    locs: Vec<(u64, u64, u32, u32)>,
+}
 
-/// Creates segment file `slot`, allocated and zero-filled, with a header
-/// carrying `seq` (0 = spare), all durable (file data and directory entry).
-async fn prepare<D: Disk>(
-    disk: &D,
-    cfg: &WalConfig,
-    slot: u32,
-    seq: u64,
-) -> Result<D::File, WalError> {
-    let file = open_segment(disk, cfg, slot).await?;
-    let size = cfg.segment_size_bytes;
-    file.allocate(0, size).await?;
-    let mut off = 0u64;
-    while off < size {
-        let n = ((size - off) as usize).min(ZERO_FILL_CHUNK_BYTES);
-        let (res, _) = file.write_at(IoBuf::zeroed(n), off).await;
-        res?;
-        off += n as u64;
+struct Active<F> {
+    seg: SegFile<F>,
+    pos: u64,
+}
+
+impl<F> Active<F> {
+    /// Bytes a batch starting at `pos` may occupy (aligned), leaving room
+    /// for the seal.
+    fn room(&self) -> u64 {
+        self.seg.size - BLOCK - self.pos
     }
-    write_header(&file, cfg, seq).await?;
-    disk.sync_dir(&cfg.dir).await?;
-    Ok(file)
 }
 
-async fn write_header<F: DiskFile>(file: &F, cfg: &WalConfig, seq: u64) -> Result<(), WalError> {
-    let mut block = IoBuf::zeroed(BLOCK);
-    format::encode_segment_header(&mut block, seq, cfg.segment_size_bytes);
-    let (res, _) = file.write_at(block, 0).await;
-    res?;
-    file.sync_data().await?;
-    Ok(())
-}
+/// Marks the WAL failed if the writer task ends without saying it is done
+/// (a panic), so no appender waits forever.
+struct ExitGuard<'a, D: crate::io::Disk>(&'a Shared<D>, bool);
 
-/// A new active segment with the next sequence number: a spare if one is
-/// ready, else a freshly prepared file.
-pub(super) async fn new_active<D: Disk>(
-    disk: &D,
-    cfg: &WalConfig,
-    spares: &mut Vec<Segment<D::File>>,
-    next_slot: &mut u32,
-    next_seq: &mut u64,
-) -> Result<Segment<D::File>, WalError> {
-    let seq = *next_seq;
-    *next_seq += 1;
-    if let Some(mut seg) = spares.pop() {
-        write_header(&seg.file, cfg, seq).await?;
-        seg.seq = seq;
-        seg.parts = HashMap::new();
-        return Ok(seg);
+impl<D: crate::io::Disk> Drop for ExitGuard<'_, D> {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.fail(WalError::Closed);
+        }
     }
-    let slot = *next_slot;
-    *next_slot += 1;
-    let file = prepare(disk, cfg, slot, seq).await?;
-    Ok(Segment {
-        slot,
-        file,
-        seq,
-        parts: HashMap::new(),
-    })
 }
 
-/// Prepares spares until `spare_segments` are ready.
-pub(super) async fn top_up_spares<D: Disk>(shared: &Arc<Shared<D>>) -> Result<(), WalError> {
-    loop {
-        let slot = {
-            let mut st = shared.state.lock().expect("wal state");
-            if st.spares.len() >= shared.cfg.spare_segments {
+impl<F: DiskFile> Writer<F> {
+    pub fn new(next_batch_no: u64) -> Writer<F> {
+        Writer {
+            active: None,
+            next_batch_no,
+            buf: None,
+            taken: Vec::new(),
+            locs: Vec::new(),
+        }
+    }
+
+    pub async fn run<D: crate::io::Disk<File = F>>(mut self, sh: Arc<Shared<D>>) {
+        let mut guard = ExitGuard(&sh, false);
+        if let Err(e) = self.run_inner(&sh).await {
+            sh.fail(e);
+        }
+        guard.1 = true;
+        drop(guard);
+        sh.closing.store(true, Ordering::Release);
+        sh.maint_wake.notify_one();
+    }
+
+    async fn run_inner<D: crate::io::Disk<File = F>>(
+        &mut self,
+        sh: &Shared<D>,
+    ) -> Result<(), WalError> {
+        loop {
+            // Wait for work (or a clean close once the queue is drained).
+            let first_bytes = loop {
+                if sh.failure().is_some() {
+                    return Ok(());
+                }
+                let (front, closed) = {
+                    let q = sh.queue();
+                    (q.items.front().map(|p| p.bytes as u64), q.closed)
+                };
+                if let Some(bytes) = front {
+                    break bytes;
+                }
+                if closed {
+                    if let Some(a) = self.active.take() {
+                        self.seal(sh, a).await?;
+                    }
+                    return Ok(());
+                }
+                sh.writer_wake.notified().await;
+            };
+            let first_len = align_up(BATCH_HEADER_BYTES as u64 + first_bytes);
+            if self.active.as_ref().is_none_or(|a| a.room() < first_len) {
+                self.rollover(sh).await?;
+            }
+            let Some(mut active) = self.active.take() else {
+                return Ok(());
+            };
+            self.taken.clear();
+            let mut total = BATCH_HEADER_BYTES as u64;
+            let mut permits = 0usize;
+            {
+                let mut q = sh.queue();
+                while let Some(front) = q.items.front() {
+                    let t = total + front.bytes as u64;
+                    let fits = align_up(t) <= active.room();
+                    let within = self.taken.is_empty() || t <= sh.cfg.batch_bytes_max as u64;
+                    if !fits || !within {
+                        break;
+                    }
+                    total = t;
+                    permits += front.permits as usize;
+                    if let Some(p) = q.items.pop_front() {
+                        self.taken.push(p);
+                    }
+                }
+            }
+            let Some(last_ticket) = self.taken.last().map(|p| p.ticket) else {
+                self.active = Some(active);
+                continue; // failed or drained concurrently
+            };
+            let len = align_up(total);
+            let batch_no = self.next_batch_no;
+            self.next_batch_no += 1;
+            let mut buf = self.encode(&active.seg, active.pos, total, len, batch_no);
+            let records = self.locs.len() as u64;
+            let file = active.seg.file.clone();
+            let (res, back) = file.write_at(buf, active.pos).await;
+            buf = back;
+            res?;
+            file.sync_data().await?;
+            if buf.capacity() <= 2 * align_up(sh.cfg.batch_bytes_max as u64) as usize {
+                self.buf = Some(buf);
+            }
+            let seq = active.seg.seq;
+            active.pos += len;
+            self.active = Some(active);
+            {
+                let mut st = sh.state();
+                for &(p, i, off, l) in &self.locs {
+                    st.index.push(p, i, seq, off, l);
+                }
+                if st.collect_reclaimable() {
+                    sh.maint_wake.notify_one();
+                }
+            }
+            let c = &sh.counters;
+            Counters::add(&c.batches, 1);
+            Counters::add(&c.syncs, 1);
+            Counters::add(&c.records, records);
+            Counters::add(&c.bytes_written, len);
+            sh.publish_durable(last_ticket);
+            sh.space.add_permits(permits);
+            self.taken.clear();
+        }
+    }
+
+    /// Encodes `self.taken` as one batch of `len` bytes (`total` before
+    /// padding) for position `pos` of `seg`; fills `self.locs`.
+    fn encode(&mut self, seg: &SegFile<F>, pos: u64, total: u64, len: u64, batch_no: u64) -> IoBuf {
+        let len = len as usize;
+        let mut buf = match self.buf.take() {
+            Some(b) if b.capacity() >= len => b,
+            _ => IoBuf::zeroed(len),
+        };
+        buf.set_len(len);
+        self.locs.clear();
+        let mut off = BATCH_HEADER_BYTES;
+        let mut count = 0u32;
+        for p in self.taken.drain(..) {
+            for r in p.recs.as_slice() {
+                let n = encode_record(
+                    &mut buf[off..],
+                    seg.seq,
+                    r.partition,
+                    r.ballot,
+                    r.index,
+                    &r.payload,
+                );
+                self.locs
+                    .push((r.partition, r.index, (pos + off as u64) as u32, n as u32));
+                off += n;
+                count += 1;
+            }
+        }
+        assert_eq!(off as u64, total, "wal writer: batch size accounting");
+        buf[off..].fill(0);
+        BatchHeader {
+            flags: 0,
+            record_count: count,
+            records_bytes: (total - BATCH_HEADER_BYTES as u64) as u32,
+            seq: seg.seq,
+            salt: seg.salt,
+            batch_no,
+        }
+        .encode(&mut buf[..BATCH_HEADER_BYTES]);
+        buf
+    }
+
+    /// Seals the active segment (if any) and activates the lowest spare,
+    /// waiting for the maintenance task if none is ready.
+    async fn rollover<D: crate::io::Disk<File = F>>(
+        &mut self,
+        sh: &Shared<D>,
+    ) -> Result<(), WalError> {
+        if let Some(a) = self.active.take() {
+            self.seal(sh, a).await?;
+        }
+        loop {
+            {
+                let mut st = sh.state();
+                if let Some(seg) = st.spares.pop_front() {
+                    st.writer_waiting = false;
+                    st.index.add_segment(seg.seq);
+                    st.files.insert(seg.seq, seg.clone());
+                    drop(st);
+                    sh.maint_wake.notify_one();
+                    self.active = Some(Active { seg, pos: BLOCK });
+                    return Ok(());
+                }
+                st.writer_waiting = true;
+            }
+            sh.maint_wake.notify_one();
+            if sh.failure().is_some() || sh.closing.load(Ordering::Acquire) {
                 return Ok(());
             }
-            st.next_slot += 1;
-            st.next_slot - 1
-        };
-        let file = prepare(&shared.disk, &shared.cfg, slot, 0).await?;
-        shared
-            .state
-            .lock()
-            .expect("wal state")
-            .spares
-            .push(Segment {
-                slot,
-                file,
-                seq: 0,
-                parts: HashMap::new(),
-            });
+            sh.spare_ready.notified().await;
+        }
+    }
+
+    /// Writes and syncs a seal at the active position.
+    async fn seal<D: crate::io::Disk<File = F>>(
+        &mut self,
+        sh: &Shared<D>,
+        a: Active<F>,
+    ) -> Result<(), WalError> {
+        write_seal(&a.seg, a.pos, self.next_batch_no).await?;
+        self.next_batch_no += 1;
+        Counters::add(&sh.counters.syncs, 1);
+        Counters::add(&sh.counters.bytes_written, BLOCK);
+        let mut st = sh.state();
+        st.index.seal(a.seg.seq);
+        if st.collect_reclaimable() {
+            sh.maint_wake.notify_one();
+        }
+        Ok(())
     }
 }
 
-/// Turns freed segments into spares (or deletes extras).
-async fn recycle_freed<D: Disk>(shared: &Arc<Shared<D>>) -> Result<(), WalError> {
-    let freed = std::mem::take(&mut shared.state.lock().expect("wal state").freed);
-    for mut seg in freed {
-        write_header(&seg.file, &shared.cfg, 0).await?;
-        seg.seq = 0;
-        seg.parts.clear();
-        shared.counters.recycled.fetch_add(1, Ordering::Relaxed);
-        let extra = {
-            let mut st = shared.state.lock().expect("wal state");
-            if st.spares.len() < shared.cfg.spare_segments + 2 {
-                st.spares.push(seg);
-                None
-            } else {
-                Some(seg)
-            }
-        };
-        if let Some(seg) = extra {
-            let path = segment_path(&shared.cfg.dir, seg.slot);
-            drop(seg);
-            shared.disk.remove(&path).await?;
-            shared.disk.sync_dir(&shared.cfg.dir).await?;
-        }
-    }
-    Ok(())
-}
-
-pub(super) async fn run<D: Disk>(shared: Arc<Shared<D>>, mut rx: mpsc::Receiver<Req>) {
-    let mut queue: VecDeque<Req> = VecDeque::new();
-    loop {
-        if queue.is_empty() {
-            match rx.recv().await {
-                Some(r) => queue.push_back(r),
-                None => break,
-            }
-        }
-        let mut queued: usize = queue.iter().map(|r| r.bytes).sum();
-        while queued < shared.cfg.batch_bytes_max {
-            match rx.try_recv() {
-                Ok(r) => {
-                    queued += r.bytes;
-                    queue.push_back(r);
-                }
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = round(&shared, &mut queue).await {
-            let why = e.to_string();
-            tracing::error!(error = %why, "WAL write failed; refusing further appends");
-            shared.state.lock().expect("wal state").failed = Some(why.clone());
-            for r in queue.drain(..) {
-                let _ = r.done.send(Err(WalError::Failed(why.clone())));
-            }
-            while let Some(r) = rx.recv().await {
-                let _ = r.done.send(Err(WalError::Failed(why.clone())));
-            }
-            return;
-        }
-    }
-}
-
-/// Writes one batch from the front of `queue`, rotating first if needed.
-async fn round<D: Disk>(
-    shared: &Arc<Shared<D>>,
-    queue: &mut VecDeque<Req>,
+/// Writes a seal batch at `pos` of `seg` and syncs it.
+pub(crate) async fn write_seal<F: DiskFile>(
+    seg: &SegFile<F>,
+    pos: u64,
+    batch_no: u64,
 ) -> Result<(), WalError> {
-    let cfg = &shared.cfg;
-    let (file, pos, seq) = {
-        let st = shared.state.lock().expect("wal state");
-        (st.active.file.clone(), st.write_pos, st.active.seq)
-    };
-    let avail = cfg.segment_size_bytes.saturating_sub(pos) as usize;
-    let (mut take, mut bytes) = (0usize, 0usize);
-    for r in queue.iter() {
-        let more = bytes + r.bytes;
-        if format::batch_disk_len(more) > avail || (take > 0 && more > cfg.batch_bytes_max) {
-            break;
-        }
-        bytes = more;
-        take += 1;
+    let mut buf = IoBuf::zeroed(BLOCK as usize);
+    BatchHeader {
+        flags: FLAG_SEAL,
+        record_count: 0,
+        records_bytes: 0,
+        seq: seg.seq,
+        salt: seg.salt,
+        batch_no,
     }
-    if take == 0 {
-        rotate(shared).await?;
-        return Ok(());
-    }
-    let reqs: Vec<Req> = queue.drain(..take).collect();
-    let count: usize = reqs.iter().map(|r| r.recs.len()).sum();
-    let disk_len = format::batch_disk_len(bytes);
-    let mut buf = IoBuf::zeroed(disk_len);
-    format::encode_batch_header(&mut buf, count as u32, bytes as u64, seq);
-    let mut at = format::BATCH_HEADER_BYTES;
-    let mut placed = Vec::with_capacity(count);
-    for r in &reqs {
-        for rec in &r.recs {
-            format::encode_record(&mut buf[at..], seq, rec);
-            placed.push((rec.partition, rec.index, at));
-            at += format::record_len(rec.payload.len());
-        }
-    }
-    debug_assert_eq!(at, format::BATCH_HEADER_BYTES + bytes);
-    let (res, _) = file.write_at(buf, pos).await;
+    .encode(&mut buf);
+    let (res, _) = seg.file.write_at(buf, pos).await;
     res?;
-    file.sync_data().await?;
-    {
-        let mut st = shared.state.lock().expect("wal state");
-        let st = &mut *st;
-        assert_eq!(
-            st.active.seq, seq,
-            "active segment changed under the writer"
-        );
-        for (r, (p, i, at)) in reqs.iter().flat_map(|r| r.recs.iter()).zip(placed) {
-            let loc = Loc {
-                seq,
-                offset: pos + at as u64,
-                len: r.payload.len() as u32,
-            };
-            index_record(&mut st.index, p, i, loc);
-            let max = st.active.parts.entry(p).or_insert(0);
-            *max = (*max).max(i);
-        }
-        st.write_pos = pos + disk_len as u64;
-        // Records appended below a partition's release mark are not needed.
-        drop_released(&mut st.index, &st.released);
-    }
-    let c = &shared.counters;
-    c.appends.fetch_add(reqs.len() as u64, Ordering::Relaxed);
-    c.records.fetch_add(count as u64, Ordering::Relaxed);
-    c.batches.fetch_add(1, Ordering::Relaxed);
-    c.syncs.fetch_add(1, Ordering::Relaxed);
-    c.bytes_written
-        .fetch_add(disk_len as u64, Ordering::Relaxed);
-    for r in reqs {
-        let _ = r.done.send(Ok(()));
-    }
-    recycle_freed(shared).await?;
+    seg.file.sync_data().await?;
     Ok(())
-}
-
-fn drop_released(index: &mut Index, released: &HashMap<u64, u64>) {
-    for (p, &upto) in released {
-        if let Some(m) = index.get_mut(p)
-            && m.keys().next().is_some_and(|&first| first <= upto)
-        {
-            *m = m.split_off(&upto.saturating_add(1));
-        }
-    }
-}
-
-/// Seals the active segment and starts the next one.
-async fn rotate<D: Disk>(shared: &Arc<Shared<D>>) -> Result<(), WalError> {
-    recycle_freed(shared).await?;
-    let (mut spares, mut next_slot, mut next_seq) = {
-        let mut st = shared.state.lock().expect("wal state");
-        (std::mem::take(&mut st.spares), st.next_slot, st.next_seq)
-    };
-    let seg = new_active(
-        &shared.disk,
-        &shared.cfg,
-        &mut spares,
-        &mut next_slot,
-        &mut next_seq,
-    )
-    .await;
-    {
-        let mut st = shared.state.lock().expect("wal state");
-        let st = &mut *st;
-        spares.append(&mut st.spares);
-        st.spares = spares;
-        st.next_slot = next_slot;
-        st.next_seq = next_seq;
-        let seg = seg?;
-        let old = std::mem::replace(&mut st.active, seg);
-        st.write_pos = BLOCK as u64;
-        st.sealed.insert(old.seq, old);
-        super::collect_freeable(st);
-    }
-    top_up_spares(shared).await
 }
