@@ -80,6 +80,7 @@ pub(super) struct StatCounters {
     pub ops: AtomicU64,
     pub sqes: AtomicU64,
     pub enters: AtomicU64,
+    pub submits: AtomicU64,
     pub resubmits: AtomicU64,
     pub wakeups: AtomicU64,
     pub max_in_flight: AtomicU64,
@@ -219,6 +220,9 @@ impl Driver {
         self.shared.stats.enters.fetch_add(1, Ordering::Relaxed);
         match self.ring.submit_and_wait(want) {
             Ok(n) => {
+                if n > 0 {
+                    self.shared.stats.submits.fetch_add(1, Ordering::Relaxed);
+                }
                 self.shared
                     .stats
                     .sqes

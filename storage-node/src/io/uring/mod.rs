@@ -68,8 +68,11 @@ pub struct UringStats {
     pub ops: u64,
     /// SQEs submitted (including resubmissions and eventfd re-arms).
     pub sqes: u64,
-    /// `io_uring_enter` calls.
+    /// `io_uring_enter` calls (submitting, waiting, or both).
     pub enters: u64,
+    /// `io_uring_enter` calls that handed at least one SQE to the kernel;
+    /// `sqes / submits` is the batching factor.
+    pub submits: u64,
     /// Short or interrupted transfers resubmitted.
     pub resubmits: u64,
     /// Eventfd writes (wake-ups of a sleeping driver).
@@ -215,6 +218,7 @@ impl UringDisk {
             ops: get(&s.ops),
             sqes: get(&s.sqes),
             enters: get(&s.enters),
+            submits: get(&s.submits),
             resubmits: get(&s.resubmits),
             wakeups: get(&s.wakeups),
             max_in_flight: get(&s.max_in_flight),

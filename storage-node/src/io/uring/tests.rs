@@ -195,7 +195,9 @@ fn backpressure_when_channel_full() {
 }
 
 /// Requests queued while the driver is busy go to the kernel in few
-/// `io_uring_enter` calls (many SQEs per submit).
+/// submitting `io_uring_enter` calls (many SQEs per submit). Waiting enters
+/// are not counted: how completions trickle back is up to the device, and a
+/// loaded CI machine reaps them one at a time.
 #[test]
 fn batches_many_sqes_per_enter() {
     let rt = rt_current();
@@ -227,11 +229,13 @@ fn batches_many_sqes_per_enter() {
             t.await.expect("task");
         }
         let after = disk.stats();
-        let enters = after.enters - before.enters;
+        let submits = after.submits - before.submits;
+        let sqes = after.sqes - before.sqes;
         assert_eq!(after.ops - before.ops, 64);
+        assert!(sqes >= 64, "{after:?}");
         assert!(
-            enters < 32,
-            "64 queued writes took {enters} io_uring_enter calls: {after:?}"
+            submits < 16,
+            "64 queued writes took {submits} submitting io_uring_enter calls: {after:?}"
         );
     });
 }
