@@ -15,5 +15,6 @@
 pub mod btree;
 pub mod engine;
 pub mod io;
+pub mod replication;
 pub mod rng;
 pub mod wal;

@@ -9,10 +9,13 @@
 //!   `number/encoding.rs`) the order-preserving byte encoding used in keys.
 //! - [`key`]: the stored key layout `table_id | hash64(pk) | pk_len | pk | sk`, the fixed
 //!   partition-key hash, DynamoDB's key limits, and key ranges for tables and item collections.
+//! - [`replication`]: the Multi-Paxos messages, log entries, memberships and persisted promise
+//!   state exchanged by `storage-node/src/replication/`.
 
 pub mod ids;
 pub mod key;
 pub mod number;
+pub mod replication;
 
 pub use ids::TableId;
 pub use key::{KeyAttr, KeyError, KeyType};
