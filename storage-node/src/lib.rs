@@ -16,4 +16,5 @@ pub mod btree;
 pub mod engine;
 pub mod io;
 pub mod rng;
+pub mod sim;
 pub mod wal;
