@@ -17,4 +17,5 @@ pub mod engine;
 pub mod io;
 pub mod replication;
 pub mod rng;
+pub mod sim;
 pub mod wal;
