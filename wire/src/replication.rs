@@ -255,11 +255,15 @@ pub struct SnapshotMeta {
 }
 
 /// A member's promise state, persisted before any message that depends on it
-/// is sent: the highest ballot it has seen and whom it voted for in it.
+/// is sent: the highest ballot it has seen, whom it voted for in it, and
+/// whether its log is known to be damaged (since which ballot): a damaged
+/// member may have lost records it acknowledged, so it neither votes nor
+/// campaigns until a later leader has repaired it, across restarts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HardState {
     pub ballot: Ballot,
     pub vote: Option<MemberId>,
+    pub damaged_at: Option<Ballot>,
 }
 
 /// A message between two members of one group.
@@ -338,12 +342,17 @@ pub enum Message {
         ballot: Ballot,
         seq: u64,
     },
-    /// A new leader whose log is behind a `Log` voter's asks it for its
-    /// entries after `from_index - 1`, at most `max_bytes` of them.
+    /// Asks for entries after `from_index - 1`, at most `max_bytes` of
+    /// them. `committed_only == false`: a new leader whose log is behind a
+    /// `Log` voter's fetches that voter's whole tail. `committed_only`: a
+    /// member catching up without a leader (after a [`Message::CommitHint`])
+    /// fetches committed entries, which are final and safe to copy from
+    /// anyone.
     Fetch {
         ballot: Ballot,
         from_index: LogIndex,
         max_bytes: u64,
+        committed_only: bool,
     },
     FetchResp {
         ballot: Ballot,
@@ -351,6 +360,15 @@ pub enum Message {
         prev_ballot: Ballot,
         entries: Vec<Entry>,
         last_index: LogIndex,
+        committed_only: bool,
+    },
+    /// "I know entries through `commit` are committed." Sent by a member
+    /// that has heard no leader for an election timeout, to the members it
+    /// knows: one of them may be behind the membership changes that would
+    /// let someone win an election.
+    CommitHint {
+        ballot: Ballot,
+        commit: LogIndex,
     },
     /// Catch-up by state instead of log: the receiver replaces its log and
     /// state with `data` as of `meta`. For a `Log` member `data` is empty
@@ -387,7 +405,8 @@ impl Message {
             | Message::FetchResp { ballot, .. }
             | Message::Snapshot { ballot, .. }
             | Message::SnapshotResp { ballot, .. }
-            | Message::TimeoutNow { ballot } => *ballot,
+            | Message::TimeoutNow { ballot }
+            | Message::CommitHint { ballot, .. } => *ballot,
         }
     }
 
@@ -407,6 +426,7 @@ impl Message {
             Message::Snapshot { .. } => "Snapshot",
             Message::SnapshotResp { .. } => "SnapshotResp",
             Message::TimeoutNow { .. } => "TimeoutNow",
+            Message::CommitHint { .. } => "CommitHint",
         }
     }
 }

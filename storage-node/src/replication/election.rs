@@ -2,8 +2,10 @@
 //! and a new leader's recovery of a `Log` voter's longer tail.
 //!
 //! Rules:
-//! - Only `Full` members campaign; only voters (`Full`, `Log`) vote; a
-//!   damaged or joining member does neither.
+//! - Only `Full` members campaign (and only for a candidate its own view
+//!   says is `Full` does a member vote); votes count only from the voters
+//!   of the candidate's membership; a damaged member neither votes nor
+//!   campaigns, a joining one does not campaign.
 //! - A pre-vote changes no state. It is granted only by a member that would
 //!   grant the vote and does not hear a leader (check-quorum / leader
 //!   stickiness), so a member that merely lost contact with a healthy
@@ -97,6 +99,7 @@ impl Replica {
                 self.unquiesce();
             }
         }
+        self.forget_leader_if(from);
         let granted = ballot > self.hs.ballot
             && !self.vote_blocked()
             && self.would_grant(from, last_index, last_ballot);
@@ -108,6 +111,16 @@ impl Replica {
                 granted,
             },
         );
+    }
+
+    /// A (pre-)vote request from the member we follow means it stopped
+    /// leading (it restarted): stop deferring to it.
+    pub(super) fn forget_leader_if(&mut self, from: MemberId) {
+        if !self.is_leader() && self.leader == Some(from) {
+            self.leader = None;
+            self.quiesced = false;
+            self.vote_blocked_until = self.now;
+        }
     }
 
     pub(super) fn on_pre_vote_resp(&mut self, from: MemberId, ballot: Ballot, granted: bool) {
@@ -239,6 +252,7 @@ impl Replica {
             ballot: self.hs.ballot,
             from_index: self.log.commit() + 1,
             max_bytes: self.settings.fetch_bytes_max,
+            committed_only: false,
         };
         self.send(from, msg);
     }
@@ -290,6 +304,7 @@ impl Replica {
                         ballot: self.hs.ballot,
                         from_index: last + 1,
                         max_bytes: self.settings.fetch_bytes_max,
+                        committed_only: false,
                     };
                     self.send(from, msg);
                 }
@@ -297,15 +312,28 @@ impl Replica {
         }
     }
 
-    /// Serve a new leader's recovery fetch from our log.
-    pub(super) fn on_fetch(&mut self, from: MemberId, from_index: LogIndex, max_bytes: u64) {
+    /// Serve a fetch from our log: a new leader's recovery (our whole
+    /// tail) or a leaderless catch-up (committed entries only).
+    pub(super) fn on_fetch(
+        &mut self,
+        from: MemberId,
+        from_index: LogIndex,
+        max_bytes: u64,
+        committed_only: bool,
+    ) {
         let max = max_bytes.min(self.settings.fetch_bytes_max) as usize;
         let prev_index = from_index.saturating_sub(1);
+        let commit = self.log.commit();
         let (prev_index, prev_ballot, entries) = match (
             self.log.ballot_at(prev_index),
             self.log.entries_from(from_index.max(1), max),
         ) {
-            (Some(b), Some(es)) => (prev_index, b, es),
+            (Some(b), Some(mut es)) => {
+                if committed_only {
+                    es.retain(|e| e.index <= commit);
+                }
+                (prev_index, b, es)
+            }
             // Compacted past what was asked: answer from our snapshot
             // point; the asker sees it does not connect.
             _ => (
@@ -320,8 +348,68 @@ impl Replica {
             prev_ballot,
             entries,
             last_index: self.log.last_index(),
+            committed_only,
         };
         self.send(from, msg);
+    }
+
+    /// A member that hears no leader tells the others how far it knows the
+    /// log is committed; one that is behind fetches the committed entries
+    /// (and with them the memberships it missed).
+    pub(super) fn send_commit_hints(&mut self) {
+        if self.damaged_at.is_some() || self.joining || self.log.commit() == 0 {
+            return;
+        }
+        let msg = Message::CommitHint {
+            ballot: self.hs.ballot,
+            commit: self.log.commit(),
+        };
+        let full: Vec<MemberId> = self
+            .membership
+            .members()
+            .iter()
+            .filter(|m| m.id != self.id)
+            .map(|m| m.id)
+            .collect();
+        for id in full {
+            self.send(id, msg.clone());
+        }
+    }
+
+    pub(super) fn on_commit_hint(&mut self, from: MemberId, commit: LogIndex) {
+        if self.is_leader() || self.joining || commit <= self.log.commit() {
+            return;
+        }
+        let msg = Message::Fetch {
+            ballot: self.hs.ballot,
+            from_index: self.log.commit() + 1,
+            max_bytes: self.settings.fetch_bytes_max,
+            committed_only: true,
+        };
+        self.send(from, msg);
+    }
+
+    /// Committed entries from a peer: final, so they replace whatever
+    /// uncommitted entries we hold at those indices.
+    pub(super) fn on_committed_fetch_resp(
+        &mut self,
+        prev_index: LogIndex,
+        prev_ballot: Ballot,
+        entries: Vec<Entry>,
+    ) {
+        if self.is_leader() || self.joining || entries.is_empty() {
+            return;
+        }
+        if let super::log::AppendOutcome::Matched {
+            last,
+            truncated_from,
+            new,
+        } = self.log.append_after(prev_index, prev_ballot, &entries)
+        {
+            self.persist_entries(truncated_from, new);
+            self.refresh_membership();
+            self.log.set_commit(last);
+        }
     }
 
     /// Leader transfer: the leader told us to campaign now.
@@ -334,7 +422,11 @@ impl Replica {
     pub(super) fn become_follower(&mut self, ballot: Ballot, leader: Option<MemberId>) {
         assert!(ballot >= self.hs.ballot, "ballots never go back");
         if ballot > self.hs.ballot {
-            self.hs = wire::replication::HardState { ballot, vote: None };
+            self.hs = wire::replication::HardState {
+                ballot,
+                vote: None,
+                damaged_at: self.damaged_at,
+            };
             self.persist_hard_state();
         }
         if let State::Leader(l) = std::mem::replace(&mut self.state, State::Follower) {

@@ -40,6 +40,8 @@ impl Replica {
         {
             tracing::info!(group = %self.group, member = %self.id, "damaged log repaired by the leader");
             self.damaged_at = None;
+            self.hs.damaged_at = None;
+            self.persist_hard_state();
         }
     }
 

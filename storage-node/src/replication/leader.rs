@@ -360,7 +360,35 @@ impl Replica {
         if self.log.last_conf_index() > self.log.commit() {
             return Err(ProposeError::ConfChangePending);
         }
-        self.membership.apply(change)?;
+        let next = self.membership.apply(change)?;
+        if let ConfChange::Remove { .. } = *change {
+            // Never let a removal thin out the copies of committed state:
+            // afterwards a quorum of the voters and (up to) two Full
+            // members must already hold everything committed. A Log member
+            // holds only the log since it joined, so it cannot stand in for
+            // a lagging Full member.
+            let commit = self.log.commit();
+            let caught_up = |id: MemberId| {
+                id == self.id || l.progress.get(&id).is_some_and(|p| p.matched >= commit)
+            };
+            let voters = next.voters().filter(|&v| caught_up(v)).count();
+            let full: Vec<MemberId> = next
+                .members()
+                .iter()
+                .filter(|m| m.role == Role::Full)
+                .map(|m| m.id)
+                .collect();
+            let full_ok = full.iter().filter(|&&f| caught_up(f)).count();
+            if voters < next.quorum() || full_ok < full.len().min(2) {
+                let lagging = full
+                    .iter()
+                    .copied()
+                    .chain(next.voters())
+                    .find(|&m| !caught_up(m))
+                    .unwrap_or(self.id);
+                return Err(ProposeError::NotCaughtUp(lagging));
+            }
+        }
         if let ConfChange::Promote { id } = *change {
             let caught_up = l
                 .progress
@@ -402,6 +430,9 @@ impl Replica {
         let bytes_max = self.settings.accept_bytes_max;
         let last = self.log.last_index();
         let snap_index = self.log.snapshot().index;
+        if !self.is_leader() {
+            return;
+        }
         let (next, wants_snapshot, probe) = {
             let l = self.lead();
             if l.recovery.is_some() {
@@ -566,6 +597,9 @@ impl Replica {
         } else if !p.refused(index) {
             return;
         }
+        if !self.is_leader() {
+            return; // our own removal just committed
+        }
         let transfer_to = self.lead().transfer.map(|(t, _)| t);
         if transfer_to == Some(from) && self.lead().progress[&from].matched == last {
             let ballot = self.hs.ballot;
@@ -579,10 +613,20 @@ impl Replica {
         if !l.progress.contains_key(&from) {
             return;
         }
+        let inflight_max = self.settings.inflight_msgs_max;
         let p = self.lead().progress.get_mut(&from).expect("checked");
         p.recent_active = true;
         p.hb_acked = p.hb_acked.max(seq);
+        if p.state == PeerState::Replicate && p.inflight.len() >= inflight_max {
+            // It is alive but its window is full of Accepts it never
+            // answered (it restarted, or they were lost): let one more go
+            // so a refusal can put it back into probing.
+            p.inflight.pop_front();
+        }
         self.on_heartbeat_round_progress();
+        if !self.is_leader() {
+            return;
+        }
         self.maybe_send_append(from);
     }
 

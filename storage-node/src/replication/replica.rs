@@ -111,6 +111,8 @@ pub struct Status {
     pub applied: LogIndex,
     pub last_index: LogIndex,
     pub stable: LogIndex,
+    /// The log's snapshot point (entries at or before it are compacted).
+    pub snapshot_index: LogIndex,
     pub has_lease: bool,
     pub quiesced: bool,
     pub damaged: bool,
@@ -183,11 +185,20 @@ impl Replica {
             // it went down: it keeps that promise for one election timeout.
             vote_blocked_until: u64::from(settings.election_ticks),
             quiesced: false,
-            damaged_at: p.damaged.then_some(p.hard_state.ballot),
+            damaged_at: p
+                .hard_state
+                .damaged_at
+                .or(p.damaged.then_some(p.hard_state.ballot)),
             joining: p.joining,
             settings,
             ready: Ready::default(),
         };
+        if r.damaged_at != r.hs.damaged_at {
+            // Remember the damage durably: the next recovery will not see
+            // the records it lost.
+            r.hs.damaged_at = r.damaged_at;
+            r.persist_hard_state();
+        }
         r.reset_election_timer();
         Ok(r)
     }
@@ -233,6 +244,7 @@ impl Replica {
             applied: self.applied,
             last_index: self.log.last_index(),
             stable: self.log.stable(),
+            snapshot_index: self.log.snapshot().index,
             has_lease: self.has_lease(),
             quiesced: self.is_quiesced(),
             damaged: self.damaged_at.is_some(),
@@ -244,6 +256,17 @@ impl Replica {
     /// for drivers that read back).
     pub fn entry(&self, index: LogIndex) -> Option<&Entry> {
         self.log.get(index)
+    }
+
+    /// The membership in force at `index` (at or after the log's
+    /// snapshot point).
+    pub fn membership_at(&self, index: LogIndex) -> Membership {
+        self.log.membership_at(index)
+    }
+
+    /// Does this member hold the leader lease right now?
+    pub fn holds_lease(&self) -> bool {
+        self.has_lease()
     }
 
     /// Hands the accumulated outputs to the driver.
@@ -270,6 +293,9 @@ impl Replica {
             } else if !matches!(self.state, State::Follower) {
                 self.become_follower(self.hs.ballot, None);
             }
+            // Whoever lags behind membership changes cannot find the
+            // quorum that would elect anyone: share the commit point.
+            self.send_commit_hints();
         }
     }
 
@@ -324,16 +350,15 @@ impl Replica {
         self.applied = self.applied.max(index);
     }
 
-    /// Forget log entries through `upto` (the state machine has them
-    /// durably; a `Log` member: they are committed). Clamped to what is
-    /// safe.
+    /// Forget log entries through `upto`: the state machine holds them
+    /// durably. Clamped to what is safe; a `Log` member never forgets (it
+    /// may be the only intact copy a lagging Full member can catch up
+    /// from) until it is removed.
     pub fn compact(&mut self, upto: LogIndex) {
-        let limit = if self.my_role() == Some(Role::Log) {
-            self.log.commit()
-        } else {
-            self.applied
-        };
-        let upto = upto.min(limit).min(self.log.stable());
+        if self.my_role() != Some(Role::Full) && self.my_role() != Some(Role::Learner) {
+            return;
+        }
+        let upto = upto.min(self.applied).min(self.log.stable());
         self.log.compact(upto);
     }
 
@@ -380,6 +405,22 @@ impl Replica {
             Message::PreVoteResp { granted: true, .. } => {
                 return self.on_pre_vote_resp(from, ballot, true);
             }
+            // Committed entries are facts whatever the ballot: catch-up
+            // without a leader does not touch promises.
+            Message::CommitHint { commit, .. } => return self.on_commit_hint(from, commit),
+            Message::Fetch {
+                from_index,
+                max_bytes,
+                committed_only: true,
+                ..
+            } => return self.on_fetch(from, from_index, max_bytes, true),
+            Message::FetchResp {
+                prev_index,
+                prev_ballot,
+                entries,
+                committed_only: true,
+                ..
+            } => return self.on_committed_fetch_resp(prev_index, prev_ballot, entries),
             _ => {}
         }
         if ballot > self.hs.ballot {
@@ -433,7 +474,7 @@ impl Replica {
                 from_index,
                 max_bytes,
                 ..
-            } => self.on_fetch(from, from_index, max_bytes),
+            } => self.on_fetch(from, from_index, max_bytes, false),
             Message::FetchResp {
                 prev_index,
                 prev_ballot,
@@ -444,6 +485,7 @@ impl Replica {
             Message::Snapshot { meta, data, .. } => self.on_snapshot(from, meta, data),
             Message::SnapshotResp { index, .. } => self.on_snapshot_resp(from, index),
             Message::TimeoutNow { .. } => self.on_timeout_now(from),
+            Message::CommitHint { .. } => unreachable!("handled above"),
         }
     }
 
@@ -461,9 +503,14 @@ impl Replica {
         self.my_role() == Some(Role::Full) && self.damaged_at.is_none() && !self.joining
     }
 
-    /// May this member vote at all (role and health)?
+    /// May this member vote at all? Any member that is not damaged: the
+    /// candidate decides whose votes count (its own membership), as in
+    /// Raft. A member that appended its own removal, or a learner that has
+    /// not yet seen its promotion, must still vote, or a group can lose
+    /// its quorum while such an entry is uncommitted. A member with an
+    /// empty log (just joined) is safe to count: it is in no commit quorum.
     pub(super) fn can_vote(&self) -> bool {
-        self.my_role().is_some_and(Role::is_voter) && self.damaged_at.is_none() && !self.joining
+        self.damaged_at.is_none()
     }
 
     pub(super) fn is_quiesced(&self) -> bool {

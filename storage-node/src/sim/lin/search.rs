@@ -57,8 +57,14 @@ pub enum KeyOutcome {
     /// `prefix`: the longest linearization of a subset of the ops found (as
     /// indices into the input slice, in linearization order); `state`: the
     /// register after it.
-    NotLinearizable { prefix: Vec<usize>, state: State },
-    OutOfBudget { steps: u64, kind: BudgetKind },
+    NotLinearizable {
+        prefix: Vec<usize>,
+        state: State,
+    },
+    OutOfBudget {
+        steps: u64,
+        kind: BudgetKind,
+    },
 }
 
 /// Checks one key's ops (in any order; ties are broken by slice position).
@@ -70,8 +76,12 @@ pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> Ke
     }
     let events = Events::new(ops, &kept);
     let head = events.head;
-    let mut next: Vec<usize> = (0..=2 * n).map(|e| if e == head { 0 } else { e + 1 }).collect();
-    let mut prev: Vec<usize> = (0..=2 * n).map(|e| if e == 0 { head } else { e - 1 }).collect();
+    let mut next: Vec<usize> = (0..=2 * n)
+        .map(|e| if e == head { 0 } else { e + 1 })
+        .collect();
+    let mut prev: Vec<usize> = (0..=2 * n)
+        .map(|e| if e == 0 { head } else { e - 1 })
+        .collect();
 
     // Memo key: the linearized-op bitset followed by the state (tag, value).
     let words = n.div_ceil(64);
@@ -93,7 +103,9 @@ pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> Ke
                 kind: BudgetKind::Steps,
             };
         }
-        if steps.is_multiple_of(DEADLINE_CHECK_STEPS) && deadline.is_some_and(|d| Instant::now() >= d) {
+        if steps.is_multiple_of(DEADLINE_CHECK_STEPS)
+            && deadline.is_some_and(|d| Instant::now() >= d)
+        {
             return KeyOutcome::OutOfBudget {
                 steps,
                 kind: BudgetKind::WallTime,
@@ -102,7 +114,9 @@ pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> Ke
         let j = events.op[entry];
         if let Some(ret_event) = events.ret_of_call[entry] {
             let op = &ops[kept[j]];
-            if let Some(new_state) = model::step(state, &op.input, op.returned.as_ref().map(|(o, _)| o)) {
+            if let Some(new_state) =
+                model::step(state, &op.input, op.returned.as_ref().map(|(o, _)| o))
+            {
                 probe[j / 64] |= 1 << (j % 64);
                 encode_state(&mut probe[words..], new_state);
                 if !memo.contains(&probe[..]) {
@@ -218,7 +232,10 @@ impl Events {
         let mut ret_of_call = vec![None; 2 * n + 1];
         let mut ret_infinite = vec![false; 2 * n + 1];
         for j in 0..n {
-            assert!(call_event[j] < ret_event[j], "op {j} returns before its call");
+            assert!(
+                call_event[j] < ret_event[j],
+                "op {j} returns before its call"
+            );
             ret_of_call[call_event[j]] = Some(ret_event[j]);
             ret_infinite[ret_event[j]] = ops[kept[j]].returned.is_none();
         }
