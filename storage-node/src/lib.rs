@@ -1,5 +1,6 @@
-//! `cairn-node`: one per host. Today it holds the storage engine; replication,
-//! routing and the DynamoDB API arrive with later issues (DESIGN §1, §11).
+//! `cairn-node`: one per host. Today it holds the storage engine and the
+//! replication core with its simulator; networking, routing and the
+//! DynamoDB API arrive with later issues (DESIGN §1, §11).
 //!
 //! Storage engine map (DESIGN §4):
 //! - [`io`]: the `Disk` seam: io_uring engine (default), `std::fs` engine,
@@ -11,6 +12,18 @@
 //! - [`engine`]: ties them together: apply committed records to the tree with
 //!   each partition's applied index in the same commit; recovery = last
 //!   superblock + replay of the WAL past each applied index.
+//!
+//! Replication (DESIGN §3):
+//! - [`replication`]: the sans-IO Multi-Paxos core ([`replication::Replica`]
+//!   in, [`replication::Ready`] out).
+//! - [`sim`]: the deterministic simulator and its checkers; `src/bin/cairn-sim.rs`
+//!   (`scripts/sim`) runs it for many seeds.
+//!
+//! Life of a write so far: `replication/replica.rs` `Replica::propose` →
+//! `Ready` (`replication/ready.rs`) → the driver (today `sim/host.rs`)
+//! persists entries and sends accepts → a majority durable →
+//! `replication/leader.rs` `maybe_commit` → `Ready::committed` → applied
+//! (in the daemon: `engine/` over `wal/` and `btree/`) → reply.
 
 pub mod btree;
 pub mod engine;

@@ -356,8 +356,11 @@ impl Replica {
     /// A member that hears no leader tells the others how far it knows the
     /// log is committed; one that is behind fetches the committed entries
     /// (and with them the memberships it missed).
+    /// (A damaged member sends them too: its commit point is intact, and
+    /// the hint tells followers still deferring to it, if it led before
+    /// its restart, that it no longer does.)
     pub(super) fn send_commit_hints(&mut self) {
-        if self.damaged_at.is_some() || self.joining || self.log.commit() == 0 {
+        if self.joining {
             return;
         }
         let msg = Message::CommitHint {
@@ -377,6 +380,8 @@ impl Replica {
     }
 
     pub(super) fn on_commit_hint(&mut self, from: MemberId, commit: LogIndex) {
+        // A leader never sends hints.
+        self.forget_leader_if(from);
         if self.is_leader() || self.joining || commit <= self.log.commit() {
             return;
         }
