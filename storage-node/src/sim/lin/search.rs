@@ -17,12 +17,19 @@
 //!
 //! Unknown outcomes: an op with no response has return time +infinity (its
 //! return event sorts after every finite one); linearizing it after all
-//! other ops is the same as it never taking effect. Reads with unknown
-//! outcome observed nothing and are dropped. Unknown `Put`s whose value no
-//! read returned are dropped too when the key has no `CondPut` at all: such
-//! a write can only make later reads fail until the next write overwrites it,
-//! so some linearization exists with it iff one exists without it (place it
-//! last). Once every op with a finite return is linearized, the remaining
+//! other ops is the same as it never taking effect. Three reductions keep
+//! such ops from multiplying the search space (each preserves the verdict):
+//! - reads with unknown outcome observed nothing and are dropped;
+//! - an unknown write of value `v` that is the ONLY op writing `v`, where
+//!   some op returned having needed the register to hold `v` (a `Get` of
+//!   `v`, a successful `CondPut` expecting `v`), gets the earliest such
+//!   return time as its return time: every legal order puts it before that
+//!   observer, so adding the real-time constraint removes no linearization;
+//! - an unknown `Put` whose value no read returned is dropped when the key
+//!   has no `CondPut` at all: such a write can only make later reads fail
+//!   until the next write overwrites it, so some linearization exists with
+//!   it iff one exists without it (place it last).
+//! Once every op with a finite return is linearized, the remaining
 //! (unknown) writes always fit, so the search stops there.
 //!
 //! Bounds: at most `steps_max` loop iterations per key (each memo insert is
@@ -31,7 +38,7 @@
 //!
 //! Called by `History::check` (history.rs); the model is in model.rs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use super::history::{Input, Output};
@@ -63,12 +70,12 @@ pub enum KeyOutcome {
 
 /// Checks one key's ops (in any order; ties are broken by slice position).
 pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> KeyOutcome {
-    let kept = relevant_ops(ops);
+    let kept = prepare(ops);
     let n = kept.len();
     if n == 0 {
         return KeyOutcome::Linearizable;
     }
-    let events = Events::new(ops, &kept);
+    let events = Events::new(&kept);
     let head = events.head;
     let mut next: Vec<usize> = (0..=2 * n).map(|e| if e == head { 0 } else { e + 1 }).collect();
     let mut prev: Vec<usize> = (0..=2 * n).map(|e| if e == 0 { head } else { e - 1 }).collect();
@@ -101,7 +108,7 @@ pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> Ke
         }
         let j = events.op[entry];
         if let Some(ret_event) = events.ret_of_call[entry] {
-            let op = &ops[kept[j]];
+            let op = &ops[kept[j].index];
             if let Some(new_state) = model::step(state, &op.input, op.returned.as_ref().map(|(o, _)| o)) {
                 probe[j / 64] |= 1 << (j % 64);
                 encode_state(&mut probe[words..], new_state);
@@ -112,7 +119,7 @@ pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> Ke
                     unlink(&mut next, &mut prev, entry);
                     unlink(&mut next, &mut prev, ret_event);
                     if lifted.len() > best.len() {
-                        best = lifted.iter().map(|&(e, _)| kept[events.op[e]]).collect();
+                        best = lifted.iter().map(|&(e, _)| kept[events.op[e]].index).collect();
                         best_state = state;
                     }
                     entry = next[head];
@@ -145,29 +152,61 @@ pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> Ke
     KeyOutcome::Linearizable
 }
 
-/// Indices of the ops the search must place (see the module docs for what is
-/// dropped and why).
-fn relevant_ops(ops: &[KeyOp]) -> Vec<usize> {
+/// An op the search must place: its index in the key's ops and its
+/// effective return time (`None` = +infinity).
+#[derive(Clone, Copy, Debug)]
+struct Prepared {
+    index: usize,
+    call: u64,
+    ret: Option<u64>,
+}
+
+/// The ops the search must place, with tightened return times for unknown
+/// writes whose value was observed (see the module docs for what is dropped
+/// or tightened and why).
+fn prepare(ops: &[KeyOp]) -> Vec<Prepared> {
     let has_cond_put = ops.iter().any(|o| matches!(o.input, Input::CondPut { .. }));
-    let observed: HashSet<u64> = ops
-        .iter()
-        .filter_map(|o| match o.returned {
-            Some((Output::Value(Some(v)), _)) => Some(v),
+    // How many ops write each value, and the earliest return of an op that
+    // needs the register to hold it.
+    let mut writers: HashMap<u64, u32> = HashMap::new();
+    let mut first_observer_ret: HashMap<u64, u64> = HashMap::new();
+    for o in ops {
+        if let Input::Put { value } | Input::CondPut { value, .. } = o.input {
+            *writers.entry(value).or_default() += 1;
+        }
+        let observed = match (o.input, o.returned) {
+            (Input::Get, Some((Output::Value(Some(v)), t))) => Some((v, t)),
+            (Input::CondPut { expected: Some(v), .. }, Some((Output::CondOk, t))) => Some((v, t)),
             _ => None,
-        })
-        .collect();
-    (0..ops.len())
-        .filter(|&i| {
-            let op = &ops[i];
-            let unknown = op.returned.is_none();
-            let drop = match op.input {
-                Input::Get => unknown,
-                Input::Put { value } => unknown && !has_cond_put && !observed.contains(&value),
-                Input::Delete | Input::CondPut { .. } => false,
-            };
-            !drop
-        })
-        .collect()
+        };
+        if let Some((v, t)) = observed {
+            let first = first_observer_ret.entry(v).or_insert(t);
+            *first = (*first).min(t);
+        }
+    }
+    let mut out = Vec::with_capacity(ops.len());
+    for (index, op) in ops.iter().enumerate() {
+        let ret = match op.returned {
+            Some((_, t)) => Some(t),
+            None => match op.input {
+                Input::Get => continue,
+                Input::Put { value } | Input::CondPut { value, .. } => {
+                    match (writers[&value], first_observer_ret.get(&value)) {
+                        (1, Some(&t)) => Some(t.max(op.call)),
+                        (_, None) if !has_cond_put => continue,
+                        _ => None,
+                    }
+                }
+                Input::Delete => None,
+            },
+        };
+        out.push(Prepared {
+            index,
+            call: op.call,
+            ret,
+        });
+    }
+    out
 }
 
 fn encode_state(out: &mut [u64], state: State) {
@@ -195,14 +234,13 @@ struct Events {
 }
 
 impl Events {
-    fn new(ops: &[KeyOp], kept: &[usize]) -> Events {
+    fn new(kept: &[Prepared]) -> Events {
         let n = kept.len();
         // Sort key: (time, call-before-return at equal time, op position).
         let mut order: Vec<(u128, bool, usize)> = Vec::with_capacity(2 * n);
-        for (j, &i) in kept.iter().enumerate() {
-            let op = &ops[i];
-            order.push((u128::from(op.call), false, j));
-            let ret = op.returned.map_or(u128::MAX, |(_, t)| u128::from(t));
+        for (j, p) in kept.iter().enumerate() {
+            order.push((u128::from(p.call), false, j));
+            let ret = p.ret.map_or(u128::MAX, u128::from);
             order.push((ret, true, j));
         }
         order.sort_unstable();
@@ -220,7 +258,7 @@ impl Events {
         for j in 0..n {
             assert!(call_event[j] < ret_event[j], "op {j} returns before its call");
             ret_of_call[call_event[j]] = Some(ret_event[j]);
-            ret_infinite[ret_event[j]] = ops[kept[j]].returned.is_none();
+            ret_infinite[ret_event[j]] = kept[j].ret.is_none();
         }
         let mut op: Vec<usize> = order.iter().map(|&(_, _, j)| j).collect();
         op.push(usize::MAX);

@@ -217,6 +217,33 @@ fn unobserved_unknown_puts_matter_when_cond_puts_exist() {
 }
 
 #[test]
+fn observed_unknown_writes_are_placed_before_their_first_reader() {
+    assert_linearizable(&[
+        (1, K, put(1), 0, None),
+        (2, K, Input::Get, 10, Some((val(Some(1)), 20))),
+        (3, K, put(2), 30, Some((Output::Ok, 40))),
+        (2, K, Input::Get, 50, Some((val(Some(2)), 60))),
+    ]);
+    // The value can only come from the unknown write, which must precede
+    // the first read of it, hence the later write too.
+    assert_violation(&[
+        (1, K, put(1), 0, None),
+        (2, K, Input::Get, 10, Some((val(Some(1)), 20))),
+        (3, K, put(2), 30, Some((Output::Ok, 40))),
+        (2, K, Input::Get, 50, Some((val(Some(1)), 60))),
+    ]);
+    // When two ops write the same value, the first read may have seen the
+    // other one and the unknown write may land later.
+    assert_linearizable(&[
+        (1, K, put(1), 0, None),
+        (2, K, put(1), 0, Some((Output::Ok, 5))),
+        (3, K, Input::Get, 6, Some((val(Some(1)), 7))),
+        (2, K, put(2), 10, Some((Output::Ok, 15))),
+        (3, K, Input::Get, 20, Some((val(Some(1)), 25))),
+    ]);
+}
+
+#[test]
 fn keys_are_independent_and_the_bad_key_is_named() {
     let v = assert_violation(&[
         (1, 1, put(1), 0, Some((Output::Ok, 10))),
