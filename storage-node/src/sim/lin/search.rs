@@ -15,34 +15,32 @@
 //! finer clock could have explained. Remaining ties are broken by the op's
 //! position in the history, so the search is deterministic.
 //!
-//! Unknown outcomes: an op with no response has return time +infinity (its
-//! return event sorts after every finite one); linearizing it after all
-//! other ops is the same as it never taking effect. Three reductions keep
-//! such ops from multiplying the search space (each preserves the verdict):
-//! - reads with unknown outcome observed nothing and are dropped;
-//! - an unknown write of value `v` that is the ONLY op writing `v`, where
-//!   some op returned having needed the register to hold `v` (a `Get` of
-//!   `v`, a successful `CondPut` expecting `v`), gets the earliest such
-//!   return time as its return time: every legal order puts it before that
-//!   observer, so adding the real-time constraint removes no linearization;
-//! - an unknown `Put` whose value no read returned is dropped when the key
-//!   has no `CondPut` at all: such a write can only make later reads fail
-//!   until the next write overwrites it, so some linearization exists with
-//!   it iff one exists without it (place it last).
-//! Once every op with a finite return is linearized, the remaining
-//! (unknown) writes always fit, so the search stops there.
+//! Two additions to Porcupine's loop, both verdict-preserving:
+//! - Greedy read-only ops: in a configuration where a read-only op (a `Get`,
+//!   a failed `CondPut`) is available (every op that had to precede it is
+//!   linearized) and agrees with the current state, it is linearized at once
+//!   and no alternative is tried: any completion that places it later can
+//!   place it now instead (it does not change the state, and moving it
+//!   earlier breaks no real-time constraint). On backtracking, such "forced"
+//!   lifts are undone together with the choice that led to them. This stops
+//!   concurrent reads from multiplying the memo.
+//! - Unknown-outcome ops (return at +infinity) are reduced first, see
+//!   prepare.rs; once every op with a finite return is linearized, the rest
+//!   are unknown writes that always fit, so the search stops there.
 //!
-//! Bounds: at most `steps_max` loop iterations per key (each memo insert is
-//! one step, so the memo holds at most `steps_max` entries), and an optional
-//! wall-clock deadline checked every [`DEADLINE_CHECK_STEPS`] steps.
+//! Bounds: at most `steps_max` steps per key (one step = one event visited
+//! or one forced lift; each memo insert is one step, so the memo holds at
+//! most `steps_max` entries), and an optional wall-clock deadline checked
+//! every [`DEADLINE_CHECK_STEPS`] steps.
 //!
 //! Called by `History::check` (history.rs); the model is in model.rs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use super::history::{Input, Output};
 use super::model::{self, State};
+use super::prepare::{Prepared, prepare};
 use super::report::BudgetKind;
 
 /// How often (in steps) the wall-clock deadline is looked at.
@@ -71,142 +69,191 @@ pub enum KeyOutcome {
 /// Checks one key's ops (in any order; ties are broken by slice position).
 pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> KeyOutcome {
     let kept = prepare(ops);
-    let n = kept.len();
-    if n == 0 {
+    if kept.is_empty() {
         return KeyOutcome::Linearizable;
     }
-    let events = Events::new(&kept);
-    let head = events.head;
-    let mut next: Vec<usize> = (0..=2 * n).map(|e| if e == head { 0 } else { e + 1 }).collect();
-    let mut prev: Vec<usize> = (0..=2 * n).map(|e| if e == 0 { head } else { e - 1 }).collect();
+    let mut search = Search::new(ops, &kept, steps_max, deadline);
+    match search.run() {
+        Ok(()) => KeyOutcome::Linearizable,
+        Err(outcome) => outcome,
+    }
+}
 
-    // Memo key: the linearized-op bitset followed by the state (tag, value).
-    let words = n.div_ceil(64);
-    let mut probe = vec![0u64; words + 2];
-    let mut memo: HashSet<Box<[u64]>> = HashSet::new();
-    // Stack of (call event lifted, state before it).
-    let mut lifted: Vec<(usize, State)> = Vec::new();
-    let mut state = model::INITIAL;
-    let mut best: Vec<usize> = Vec::new();
-    let mut best_state = state;
-    let mut entry = next[head];
-    let mut steps: u64 = 0;
+/// One lifted op on the search stack.
+struct Lifted {
+    call_event: usize,
+    state_before: State,
+    /// Lifted greedily (read-only); undone without trying alternatives.
+    forced: bool,
+}
 
-    while next[head] != head {
-        steps += 1;
-        if steps > steps_max {
-            return KeyOutcome::OutOfBudget {
-                steps: steps - 1,
-                kind: BudgetKind::Steps,
-            };
+struct Search<'a> {
+    ops: &'a [KeyOp],
+    kept: &'a [Prepared],
+    events: Events,
+    /// Doubly linked circular event list through `events.head`.
+    next: Vec<usize>,
+    prev: Vec<usize>,
+    /// Bitset words per memo key (followed by two state words).
+    words: usize,
+    /// The current configuration as a memo key.
+    probe: Vec<u64>,
+    memo: HashSet<Box<[u64]>>,
+    stack: Vec<Lifted>,
+    state: State,
+    best: Vec<usize>,
+    best_state: State,
+    steps: u64,
+    steps_max: u64,
+    deadline: Option<Instant>,
+}
+
+/// `Err` ends the search with that outcome (a failure or a budget overrun);
+/// success is `run` returning `Ok`.
+type Flow<T> = Result<T, KeyOutcome>;
+
+impl<'a> Search<'a> {
+    fn new(ops: &'a [KeyOp], kept: &'a [Prepared], steps_max: u64, deadline: Option<Instant>) -> Search<'a> {
+        let n = kept.len();
+        let events = Events::new(kept);
+        let head = events.head;
+        let words = n.div_ceil(64);
+        Search {
+            ops,
+            kept,
+            next: (0..=2 * n).map(|e| if e == head { 0 } else { e + 1 }).collect(),
+            prev: (0..=2 * n).map(|e| if e == 0 { head } else { e - 1 }).collect(),
+            events,
+            words,
+            probe: vec![0; words + 2],
+            memo: HashSet::new(),
+            stack: Vec::new(),
+            state: model::INITIAL,
+            best: Vec::new(),
+            best_state: model::INITIAL,
+            steps: 0,
+            steps_max,
+            deadline,
         }
-        if steps.is_multiple_of(DEADLINE_CHECK_STEPS) && deadline.is_some_and(|d| Instant::now() >= d) {
-            return KeyOutcome::OutOfBudget {
-                steps,
-                kind: BudgetKind::WallTime,
-            };
-        }
-        let j = events.op[entry];
-        if let Some(ret_event) = events.ret_of_call[entry] {
-            let op = &ops[kept[j].index];
-            if let Some(new_state) = model::step(state, &op.input, op.returned.as_ref().map(|(o, _)| o)) {
-                probe[j / 64] |= 1 << (j % 64);
-                encode_state(&mut probe[words..], new_state);
-                if !memo.contains(&probe[..]) {
-                    memo.insert(probe.clone().into_boxed_slice());
-                    lifted.push((entry, state));
-                    state = new_state;
-                    unlink(&mut next, &mut prev, entry);
-                    unlink(&mut next, &mut prev, ret_event);
-                    if lifted.len() > best.len() {
-                        best = lifted.iter().map(|&(e, _)| kept[events.op[e]].index).collect();
-                        best_state = state;
-                    }
-                    entry = next[head];
-                    continue;
+    }
+
+    fn run(&mut self) -> Flow<()> {
+        let head = self.events.head;
+        let mut entry = self.settle()?;
+        while self.next[head] != head {
+            self.tick()?;
+            if self.events.ret_of_call[entry].is_some() {
+                if let Some(new_state) = self.step(entry)
+                    && self.lift(entry, new_state, false)
+                {
+                    entry = self.settle()?;
+                } else {
+                    entry = self.next[entry];
                 }
-                probe[j / 64] &= !(1 << (j % 64));
-            }
-            entry = next[entry];
-        } else {
-            if events.ret_infinite[entry] {
+            } else if self.events.ret_infinite[entry] {
                 // Every op with a finite return is linearized; the remaining
-                // unknown-outcome ops always fit (in call order).
-                return KeyOutcome::Linearizable;
+                // unknown-outcome writes always fit (in call order).
+                return Ok(());
+            } else {
+                entry = self.backtrack()?;
             }
-            let Some((call_event, before)) = lifted.pop() else {
-                return KeyOutcome::NotLinearizable {
-                    prefix: best,
-                    state: best_state,
-                };
-            };
-            state = before;
-            let jj = events.op[call_event];
-            probe[jj / 64] &= !(1 << (jj % 64));
-            let ret_event = events.ret_of_call[call_event].expect("lifted events are calls");
-            relink(&mut next, &mut prev, ret_event);
-            relink(&mut next, &mut prev, call_event);
-            entry = next[call_event];
         }
+        Ok(())
     }
-    KeyOutcome::Linearizable
-}
 
-/// An op the search must place: its index in the key's ops and its
-/// effective return time (`None` = +infinity).
-#[derive(Clone, Copy, Debug)]
-struct Prepared {
-    index: usize,
-    call: u64,
-    ret: Option<u64>,
-}
-
-/// The ops the search must place, with tightened return times for unknown
-/// writes whose value was observed (see the module docs for what is dropped
-/// or tightened and why).
-fn prepare(ops: &[KeyOp]) -> Vec<Prepared> {
-    let has_cond_put = ops.iter().any(|o| matches!(o.input, Input::CondPut { .. }));
-    // How many ops write each value, and the earliest return of an op that
-    // needs the register to hold it.
-    let mut writers: HashMap<u64, u32> = HashMap::new();
-    let mut first_observer_ret: HashMap<u64, u64> = HashMap::new();
-    for o in ops {
-        if let Input::Put { value } | Input::CondPut { value, .. } = o.input {
-            *writers.entry(value).or_default() += 1;
-        }
-        let observed = match (o.input, o.returned) {
-            (Input::Get, Some((Output::Value(Some(v)), t))) => Some((v, t)),
-            (Input::CondPut { expected: Some(v), .. }, Some((Output::CondOk, t))) => Some((v, t)),
-            _ => None,
-        };
-        if let Some((v, t)) = observed {
-            let first = first_observer_ret.entry(v).or_insert(t);
-            *first = (*first).min(t);
-        }
-    }
-    let mut out = Vec::with_capacity(ops.len());
-    for (index, op) in ops.iter().enumerate() {
-        let ret = match op.returned {
-            Some((_, t)) => Some(t),
-            None => match op.input {
-                Input::Get => continue,
-                Input::Put { value } | Input::CondPut { value, .. } => {
-                    match (writers[&value], first_observer_ret.get(&value)) {
-                        (1, Some(&t)) => Some(t.max(op.call)),
-                        (_, None) if !has_cond_put => continue,
-                        _ => None,
-                    }
+    /// In a newly reached configuration, lifts every available read-only op
+    /// that agrees with the state (see the module docs). Returns the event to
+    /// scan from, or backtracks if a forced lift reaches a configuration the
+    /// memo knows fails.
+    fn settle(&mut self) -> Flow<usize> {
+        let mut e = self.next[self.events.head];
+        // Available ops are the calls before the first return event.
+        while self.events.ret_of_call[e].is_some() {
+            if self.kept[self.events.op[e]].read_only && self.step(e).is_some() {
+                self.tick()?;
+                if !self.lift(e, self.state, true) {
+                    return self.backtrack();
                 }
-                Input::Delete => None,
-            },
-        };
-        out.push(Prepared {
-            index,
-            call: op.call,
-            ret,
-        });
+                // Both of the op's events are unlinked; continue after them.
+                e = self.next[self.prev[e]];
+            } else {
+                e = self.next[e];
+            }
+        }
+        Ok(self.next[self.events.head])
     }
-    out
+
+    /// The state after the op of call event `e`, if the model accepts it now.
+    fn step(&self, e: usize) -> Option<State> {
+        let op = &self.ops[self.kept[self.events.op[e]].index];
+        model::step(self.state, &op.input, op.returned.as_ref().map(|(o, _)| o))
+    }
+
+    /// Linearizes the op of call event `e` next, unless the resulting
+    /// configuration is in the memo (then returns false and changes nothing).
+    fn lift(&mut self, e: usize, new_state: State, forced: bool) -> bool {
+        let j = self.events.op[e];
+        self.probe[j / 64] |= 1 << (j % 64);
+        encode_state(&mut self.probe[self.words..], new_state);
+        if self.memo.contains(&self.probe[..]) {
+            self.probe[j / 64] &= !(1 << (j % 64));
+            return false;
+        }
+        self.memo.insert(self.probe.clone().into_boxed_slice());
+        self.stack.push(Lifted {
+            call_event: e,
+            state_before: self.state,
+            forced,
+        });
+        self.state = new_state;
+        let ret_event = self.events.ret_of_call[e].expect("lifting a call event");
+        unlink(&mut self.next, &mut self.prev, e);
+        unlink(&mut self.next, &mut self.prev, ret_event);
+        if self.stack.len() > self.best.len() {
+            self.best = self.stack.iter().map(|l| self.kept[self.events.op[l.call_event]].index).collect();
+            self.best_state = self.state;
+        }
+        true
+    }
+
+    /// Undoes lifts up to and including the latest unforced one and returns
+    /// the event after it (the next alternative); fails when none is left.
+    fn backtrack(&mut self) -> Flow<usize> {
+        loop {
+            let Some(top) = self.stack.pop() else {
+                return Err(KeyOutcome::NotLinearizable {
+                    prefix: std::mem::take(&mut self.best),
+                    state: self.best_state,
+                });
+            };
+            self.state = top.state_before;
+            let j = self.events.op[top.call_event];
+            self.probe[j / 64] &= !(1 << (j % 64));
+            let ret_event = self.events.ret_of_call[top.call_event].expect("lifted events are calls");
+            relink(&mut self.next, &mut self.prev, ret_event);
+            relink(&mut self.next, &mut self.prev, top.call_event);
+            if !top.forced {
+                return Ok(self.next[top.call_event]);
+            }
+        }
+    }
+
+    fn tick(&mut self) -> Flow<()> {
+        if self.steps >= self.steps_max {
+            return Err(KeyOutcome::OutOfBudget {
+                steps: self.steps,
+                kind: BudgetKind::Steps,
+            });
+        }
+        self.steps += 1;
+        if self.steps.is_multiple_of(DEADLINE_CHECK_STEPS) && self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(KeyOutcome::OutOfBudget {
+                steps: self.steps,
+                kind: BudgetKind::WallTime,
+            });
+        }
+        Ok(())
+    }
 }
 
 fn encode_state(out: &mut [u64], state: State) {
