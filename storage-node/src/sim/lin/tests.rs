@@ -244,6 +244,36 @@ fn observed_unknown_writes_are_placed_before_their_first_reader() {
 }
 
 #[test]
+fn unknown_deletes_may_or_may_not_have_happened() {
+    for seen in [Some(1), None] {
+        assert_linearizable(&[
+            (1, K, put(1), 0, Some((Output::Ok, 5))),
+            (2, K, Input::Delete, 10, None),
+            (3, K, Input::Get, 20, Some((val(seen), 30))),
+        ]);
+    }
+    // The delete is needed to explain the successful attribute_not_exists.
+    assert_linearizable(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (2, K, Input::Delete, 10, None),
+        (3, K, cas(None, 2), 20, Some((Output::CondOk, 30))),
+    ]);
+    // ... but it cannot act before it was invoked.
+    assert_violation(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (3, K, cas(None, 2), 6, Some((Output::CondOk, 9))),
+        (2, K, Input::Delete, 10, None),
+    ]);
+    // An unknown CondPut that only fits if the unknown Put(2) never landed.
+    assert_linearizable(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (2, K, put(2), 10, None),
+        (3, K, cas(Some(1), 3), 10, None),
+        (4, K, Input::Get, 50, Some((val(Some(3)), 60))),
+    ]);
+}
+
+#[test]
 fn keys_are_independent_and_the_bad_key_is_named() {
     let v = assert_violation(&[
         (1, 1, put(1), 0, Some((Output::Ok, 10))),
