@@ -15,7 +15,7 @@
 //! finer clock could have explained. Remaining ties are broken by the op's
 //! position in the history, so the search is deterministic.
 //!
-//! Two additions to Porcupine's loop, both verdict-preserving:
+//! Additions to Porcupine's loop, all verdict-preserving:
 //! - Greedy read-only ops: in a configuration where a read-only op (a `Get`,
 //!   a failed `CondPut`) is available (every op that had to precede it is
 //!   linearized) and agrees with the current state, it is linearized at once
@@ -24,9 +24,13 @@
 //!   earlier breaks no real-time constraint). On backtracking, such "forced"
 //!   lifts are undone together with the choice that led to them. This stops
 //!   concurrent reads from multiplying the memo.
-//! - Unknown-outcome ops (return at +infinity) are reduced first, see
-//!   prepare.rs; once every op with a finite return is linearized, the rest
-//!   are unknown writes that always fit, so the search stops there.
+//! - Optional ops (unknown-outcome writes, see prepare.rs): reaching the
+//!   return event (deadline) of one not yet linearized, the search skips it
+//!   (it never took effect) as the last alternative of that configuration,
+//!   instead of backtracking. A skip is memoized like a linearization that
+//!   left the state unchanged (the remaining ops and the state are what
+//!   matter). Once every op with a finite return is placed, the rest are
+//!   optional with an infinite deadline, so the search stops there.
 //!
 //! Bounds: at most `steps_max` steps per key (one step = one event visited
 //! or one forced lift; each memo insert is one step, so the memo holds at
@@ -79,12 +83,22 @@ pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> Ke
     }
 }
 
+/// Why an op was lifted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lift {
+    /// One alternative among the available ops.
+    Choice,
+    /// A read-only op agreeing with the state, lifted greedily.
+    Forced,
+    /// An optional op whose deadline came: it never took effect.
+    Skip,
+}
+
 /// One lifted op on the search stack.
 struct Lifted {
     call_event: usize,
     state_before: State,
-    /// Lifted greedily (read-only); undone without trying alternatives.
-    forced: bool,
+    how: Lift,
 }
 
 struct Search<'a> {
@@ -101,7 +115,9 @@ struct Search<'a> {
     memo: HashSet<Box<[u64]>>,
     stack: Vec<Lifted>,
     state: State,
+    /// Longest prefix found so far (skipped ops left out) and its depth.
     best: Vec<usize>,
+    best_depth: usize,
     best_state: State,
     steps: u64,
     steps_max: u64,
@@ -130,6 +146,7 @@ impl<'a> Search<'a> {
             stack: Vec::new(),
             state: model::INITIAL,
             best: Vec::new(),
+            best_depth: 0,
             best_state: model::INITIAL,
             steps: 0,
             steps_max,
@@ -144,16 +161,24 @@ impl<'a> Search<'a> {
             self.tick()?;
             if self.events.ret_of_call[entry].is_some() {
                 if let Some(new_state) = self.step(entry)
-                    && self.lift(entry, new_state, false)
+                    && self.lift(entry, new_state, Lift::Choice)
                 {
                     entry = self.settle()?;
                 } else {
                     entry = self.next[entry];
                 }
             } else if self.events.ret_infinite[entry] {
-                // Every op with a finite return is linearized; the remaining
-                // unknown-outcome writes always fit (in call order).
+                // Every op with a finite return is placed; the rest are
+                // optional and can be skipped.
                 return Ok(());
+            } else if self.kept[self.events.op[entry]].optional {
+                // The last alternative here: the op never takes effect.
+                let call_event = self.events.call_event[self.events.op[entry]];
+                entry = if self.lift(call_event, self.state, Lift::Skip) {
+                    self.settle()?
+                } else {
+                    self.backtrack()?
+                };
             } else {
                 entry = self.backtrack()?;
             }
@@ -171,7 +196,7 @@ impl<'a> Search<'a> {
         while self.events.ret_of_call[e].is_some() {
             if self.kept[self.events.op[e]].read_only && self.step(e).is_some() {
                 self.tick()?;
-                if !self.lift(e, self.state, true) {
+                if !self.lift(e, self.state, Lift::Forced) {
                     return self.backtrack();
                 }
                 // Both of the op's events are unlinked; continue after them.
@@ -189,9 +214,10 @@ impl<'a> Search<'a> {
         model::step(self.state, &op.input, op.returned.as_ref().map(|(o, _)| o))
     }
 
-    /// Linearizes the op of call event `e` next, unless the resulting
-    /// configuration is in the memo (then returns false and changes nothing).
-    fn lift(&mut self, e: usize, new_state: State, forced: bool) -> bool {
+    /// Linearizes (or skips) the op of call event `e` next, unless the
+    /// resulting configuration is in the memo (then returns false and
+    /// changes nothing).
+    fn lift(&mut self, e: usize, new_state: State, how: Lift) -> bool {
         let j = self.events.op[e];
         self.probe[j / 64] |= 1 << (j % 64);
         encode_state(&mut self.probe[self.words..], new_state);
@@ -203,14 +229,18 @@ impl<'a> Search<'a> {
         self.stack.push(Lifted {
             call_event: e,
             state_before: self.state,
-            forced,
+            how,
         });
         self.state = new_state;
         let ret_event = self.events.ret_of_call[e].expect("lifting a call event");
         unlink(&mut self.next, &mut self.prev, e);
         unlink(&mut self.next, &mut self.prev, ret_event);
-        if self.stack.len() > self.best.len() {
-            self.best = self.stack.iter().map(|l| self.kept[self.events.op[l.call_event]].index).collect();
+        if self.stack.len() > self.best_depth {
+            self.best_depth = self.stack.len();
+            self.best = (self.stack.iter())
+                .filter(|l| l.how != Lift::Skip)
+                .map(|l| self.kept[self.events.op[l.call_event]].index)
+                .collect();
             self.best_state = self.state;
         }
         true
@@ -232,7 +262,7 @@ impl<'a> Search<'a> {
             let ret_event = self.events.ret_of_call[top.call_event].expect("lifted events are calls");
             relink(&mut self.next, &mut self.prev, ret_event);
             relink(&mut self.next, &mut self.prev, top.call_event);
-            if !top.forced {
+            if top.how == Lift::Choice {
                 return Ok(self.next[top.call_event]);
             }
         }
@@ -278,6 +308,8 @@ struct Events {
     ret_of_call: Vec<Option<usize>>,
     /// For a return event, whether the op's outcome is unknown (+inf).
     ret_infinite: Vec<bool>,
+    /// Call event of each op.
+    call_event: Vec<usize>,
 }
 
 impl Events {
@@ -314,6 +346,7 @@ impl Events {
             op,
             ret_of_call,
             ret_infinite,
+            call_event,
         }
     }
 }

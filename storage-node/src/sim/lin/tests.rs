@@ -244,6 +244,18 @@ fn observed_unknown_writes_are_placed_before_their_first_reader() {
 }
 
 #[test]
+fn unknown_write_with_a_failed_cond_put_after_it_may_never_land() {
+    // Put(9) could explain the failed CondPut, but the final read shows the
+    // failure needed no help and Put(9) never took effect.
+    assert_linearizable(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (2, K, put(9), 6, None),
+        (3, K, cas(Some(2), 3), 10, Some((Output::CondFailed, 20))),
+        (3, K, Input::Get, 30, Some((val(Some(1)), 40))),
+    ]);
+}
+
+#[test]
 fn unknown_deletes_may_or_may_not_have_happened() {
     for seen in [Some(1), None] {
         assert_linearizable(&[
