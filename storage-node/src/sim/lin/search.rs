@@ -99,6 +99,8 @@ struct Lifted {
     call_event: usize,
     state_before: State,
     how: Lift,
+    /// The latest call event among the lifted ops, this one included.
+    calls_to: usize,
 }
 
 struct Search<'a> {
@@ -114,6 +116,8 @@ struct Search<'a> {
     probe: Vec<u64>,
     memo: HashSet<Box<[u64]>>,
     stack: Vec<Lifted>,
+    /// Optional ops on the stack (indices into `kept`), in stack order.
+    optional_done: Vec<usize>,
     state: State,
     /// Longest prefix found so far (skipped ops left out) and its depth.
     best: Vec<usize>,
@@ -144,6 +148,7 @@ impl<'a> Search<'a> {
             probe: vec![0; words + 2],
             memo: HashSet::new(),
             stack: Vec::new(),
+            optional_done: Vec::new(),
             state: model::INITIAL,
             best: Vec::new(),
             best_depth: 0,
@@ -221,7 +226,8 @@ impl<'a> Search<'a> {
         let j = self.events.op[e];
         self.probe[j / 64] |= 1 << (j % 64);
         encode_state(&mut self.probe[self.words..], new_state);
-        if self.memo.contains(&self.probe[..]) {
+        let calls_to = self.stack.last().map_or(e, |l| l.calls_to.max(e));
+        if self.memo.contains(&self.probe[..]) || self.dominated(calls_to) {
             self.probe[j / 64] &= !(1 << (j % 64));
             return false;
         }
@@ -230,7 +236,11 @@ impl<'a> Search<'a> {
             call_event: e,
             state_before: self.state,
             how,
+            calls_to,
         });
+        if self.kept[j].optional {
+            self.optional_done.push(j);
+        }
         self.state = new_state;
         let ret_event = self.events.ret_of_call[e].expect("lifting a call event");
         unlink(&mut self.next, &mut self.prev, e);
@@ -246,6 +256,30 @@ impl<'a> Search<'a> {
         true
     }
 
+    /// Whether the configuration in `probe` is known to fail because the
+    /// same configuration with one optional op `w` still pending failed (from
+    /// there, `w` could have been skipped). Only configurations the search
+    /// can reach are in the memo: ones where no lifted op was invoked after
+    /// `w`'s deadline (`calls_to`: the latest call event lifted). The memo
+    /// also holds the configurations on the current path, which have not
+    /// failed (yet); `w` is never the op being lifted, so the probed set is
+    /// not one of them (those sets are the stack's prefixes).
+    fn dominated(&mut self, calls_to: usize) -> bool {
+        for i in 0..self.optional_done.len() {
+            let w = self.optional_done[i];
+            if self.events.ret_of_op[w] < calls_to {
+                continue;
+            }
+            self.probe[w / 64] &= !(1 << (w % 64));
+            let hit = self.memo.contains(&self.probe[..]);
+            self.probe[w / 64] |= 1 << (w % 64);
+            if hit {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Undoes lifts up to and including the latest unforced one and returns
     /// the event after it (the next alternative); fails when none is left.
     fn backtrack(&mut self) -> Flow<usize> {
@@ -259,6 +293,10 @@ impl<'a> Search<'a> {
             self.state = top.state_before;
             let j = self.events.op[top.call_event];
             self.probe[j / 64] &= !(1 << (j % 64));
+            if self.kept[j].optional {
+                let popped = self.optional_done.pop();
+                debug_assert_eq!(popped, Some(j));
+            }
             let ret_event = self.events.ret_of_call[top.call_event].expect("lifted events are calls");
             relink(&mut self.next, &mut self.prev, ret_event);
             relink(&mut self.next, &mut self.prev, top.call_event);
@@ -308,8 +346,9 @@ struct Events {
     ret_of_call: Vec<Option<usize>>,
     /// For a return event, whether the op's outcome is unknown (+inf).
     ret_infinite: Vec<bool>,
-    /// Call event of each op.
+    /// Call and return event of each op.
     call_event: Vec<usize>,
+    ret_of_op: Vec<usize>,
 }
 
 impl Events {
@@ -347,6 +386,7 @@ impl Events {
             ret_of_call,
             ret_infinite,
             call_event,
+            ret_of_op: ret_event,
         }
     }
 }
