@@ -4,8 +4,16 @@
 //! call it can (a call whose op the model accepts next), "lifting" the op's
 //! two events out of the list, and backtracks ("unlifts") when it meets the
 //! return event of an op not yet linearized (that op had to take effect
-//! before it returned). A memo set of (linearized-op bitset, model state)
+//! before it returned). A memo set of (set of linearized ops, model state)
 //! prunes configurations already explored (Lowe's optimization).
+//!
+//! Memo keys: the set of linearized ops is represented by a 128-bit Zobrist
+//! fingerprint (XOR of a fixed pseudo-random key per op, updated in O(1) per
+//! lift) instead of Porcupine's bitset, so a step costs O(1) rather than
+//! O(ops/64) and a memo entry is 32 bytes whatever the history length. Two
+//! different sets collide with probability 2^-128 per pair: below 2^-80 for
+//! any budget that fits in memory. A collision can only prune a branch, so it
+//! could only ever turn a pass into a reported violation, never hide one.
 //!
 //! Real-time order and ties: events are sorted by time; at equal times call
 //! events come before return events, so an op that returns at `t` and an op
@@ -34,13 +42,18 @@
 //!
 //! Bounds: at most `steps_max` steps per key (one step = one event visited
 //! or one forced lift; each memo insert is one step, so the memo holds at
-//! most `steps_max` entries), and an optional wall-clock deadline checked
-//! every [`DEADLINE_CHECK_STEPS`] steps.
+//! most `steps_max` entries of 32 bytes plus table overhead), and an
+//! optional wall-clock deadline checked every [`DEADLINE_CHECK_STEPS`] steps.
+//! The longest prefix for the report is maintained incrementally (amortized
+//! O(1) per step).
 //!
 //! Called by `History::check` (history.rs); the model is in model.rs.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
+
+use crate::rng::Rng;
 
 use super::history::{Input, Output};
 use super::model::{self, State};
@@ -95,13 +108,15 @@ enum Lift {
 }
 
 /// One lifted op on the search stack.
+#[derive(Clone, Copy, Debug)]
 struct Lifted {
     call_event: usize,
     state_before: State,
     how: Lift,
-    /// The latest call event among the lifted ops, this one included.
-    calls_to: usize,
 }
+
+/// Memo key: fingerprint of the set of placed ops, and the state.
+type MemoKey = (u128, State);
 
 struct Search<'a> {
     ops: &'a [KeyOp],
@@ -110,23 +125,25 @@ struct Search<'a> {
     /// Doubly linked circular event list through `events.head`.
     next: Vec<usize>,
     prev: Vec<usize>,
-    /// Bitset words per memo key (followed by two state words).
-    words: usize,
-    /// The current configuration as a memo key.
-    probe: Vec<u64>,
-    memo: HashSet<Box<[u64]>>,
+    /// Random 128-bit key per op; the set fingerprint is their XOR.
+    zobrist: Vec<u128>,
+    fingerprint: u128,
+    memo: HashSet<MemoKey, BuildHasherDefault<WordHasher>>,
     stack: Vec<Lifted>,
-    /// Optional ops on the stack (indices into `kept`), in stack order.
-    optional_done: Vec<usize>,
     state: State,
-    /// Longest prefix found so far (skipped ops left out) and its depth.
-    best: Vec<usize>,
-    best_depth: usize,
+    /// The deepest stack seen, kept in sync lazily: `best[..best_shared]`
+    /// equals the current stack's start.
+    best: Vec<Lifted>,
+    best_shared: usize,
     best_state: State,
     steps: u64,
     steps_max: u64,
     deadline: Option<Instant>,
 }
+
+/// Seed of the per-op fingerprint keys (any constant; fixed so that every
+/// run is identical).
+const ZOBRIST_SEED: u64 = 0x11AE_5EED;
 
 /// `Err` ends the search with that outcome (a failure or a budget overrun);
 /// success is `run` returning `Ok`.
@@ -137,21 +154,20 @@ impl<'a> Search<'a> {
         let n = kept.len();
         let events = Events::new(kept);
         let head = events.head;
-        let words = n.div_ceil(64);
+        let mut rng = Rng::new(ZOBRIST_SEED);
         Search {
             ops,
             kept,
             next: (0..=2 * n).map(|e| if e == head { 0 } else { e + 1 }).collect(),
             prev: (0..=2 * n).map(|e| if e == 0 { head } else { e - 1 }).collect(),
             events,
-            words,
-            probe: vec![0; words + 2],
-            memo: HashSet::new(),
+            zobrist: (0..n).map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())).collect(),
+            fingerprint: 0,
+            memo: HashSet::default(),
             stack: Vec::new(),
-            optional_done: Vec::new(),
             state: model::INITIAL,
             best: Vec::new(),
-            best_depth: 0,
+            best_shared: 0,
             best_state: model::INITIAL,
             steps: 0,
             steps_max,
@@ -224,85 +240,60 @@ impl<'a> Search<'a> {
     /// changes nothing).
     fn lift(&mut self, e: usize, new_state: State, how: Lift) -> bool {
         let j = self.events.op[e];
-        self.probe[j / 64] |= 1 << (j % 64);
-        encode_state(&mut self.probe[self.words..], new_state);
-        let calls_to = self.stack.last().map_or(e, |l| l.calls_to.max(e));
-        if self.memo.contains(&self.probe[..]) || self.dominated(calls_to) {
-            self.probe[j / 64] &= !(1 << (j % 64));
+        let fingerprint = self.fingerprint ^ self.zobrist[j];
+        if !self.memo.insert((fingerprint, new_state)) {
             return false;
         }
-        self.memo.insert(self.probe.clone().into_boxed_slice());
+        self.fingerprint = fingerprint;
         self.stack.push(Lifted {
             call_event: e,
             state_before: self.state,
             how,
-            calls_to,
         });
-        if self.kept[j].optional {
-            self.optional_done.push(j);
-        }
         self.state = new_state;
         let ret_event = self.events.ret_of_call[e].expect("lifting a call event");
         unlink(&mut self.next, &mut self.prev, e);
         unlink(&mut self.next, &mut self.prev, ret_event);
-        if self.stack.len() > self.best_depth {
-            self.best_depth = self.stack.len();
-            self.best = (self.stack.iter())
-                .filter(|l| l.how != Lift::Skip)
-                .map(|l| self.kept[self.events.op[l.call_event]].index)
-                .collect();
+        if self.stack.len() > self.best.len() {
+            // A new deepest configuration: copy what changed since the last.
+            self.best.truncate(self.best_shared);
+            self.best.extend_from_slice(&self.stack[self.best_shared..]);
+            self.best_shared = self.stack.len();
             self.best_state = self.state;
+        } else if self.best_shared == self.stack.len() - 1
+            && self.best.get(self.best_shared).is_some_and(|b| (b.call_event, b.how) == (e, how))
+        {
+            self.best_shared += 1;
         }
         true
     }
 
-    /// Whether the configuration in `probe` is known to fail because the
-    /// same configuration with one optional op `w` still pending failed (from
-    /// there, `w` could have been skipped). Only configurations the search
-    /// can reach are in the memo: ones where no lifted op was invoked after
-    /// `w`'s deadline (`calls_to`: the latest call event lifted). The memo
-    /// also holds the configurations on the current path, which have not
-    /// failed (yet); `w` is never the op being lifted, so the probed set is
-    /// not one of them (those sets are the stack's prefixes).
-    fn dominated(&mut self, calls_to: usize) -> bool {
-        for i in 0..self.optional_done.len() {
-            let w = self.optional_done[i];
-            if self.events.ret_of_op[w] < calls_to {
-                continue;
-            }
-            self.probe[w / 64] &= !(1 << (w % 64));
-            let hit = self.memo.contains(&self.probe[..]);
-            self.probe[w / 64] |= 1 << (w % 64);
-            if hit {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Undoes lifts up to and including the latest unforced one and returns
-    /// the event after it (the next alternative); fails when none is left.
+    /// Undoes lifts up to and including the latest choice and returns the
+    /// event after it (the next alternative); fails when none is left.
     fn backtrack(&mut self) -> Flow<usize> {
         loop {
             let Some(top) = self.stack.pop() else {
-                return Err(KeyOutcome::NotLinearizable {
-                    prefix: std::mem::take(&mut self.best),
-                    state: self.best_state,
-                });
+                return Err(self.violation());
             };
+            self.best_shared = self.best_shared.min(self.stack.len());
             self.state = top.state_before;
-            let j = self.events.op[top.call_event];
-            self.probe[j / 64] &= !(1 << (j % 64));
-            if self.kept[j].optional {
-                let popped = self.optional_done.pop();
-                debug_assert_eq!(popped, Some(j));
-            }
+            self.fingerprint ^= self.zobrist[self.events.op[top.call_event]];
             let ret_event = self.events.ret_of_call[top.call_event].expect("lifted events are calls");
             relink(&mut self.next, &mut self.prev, ret_event);
             relink(&mut self.next, &mut self.prev, top.call_event);
             if top.how == Lift::Choice {
                 return Ok(self.next[top.call_event]);
             }
+        }
+    }
+
+    fn violation(&self) -> KeyOutcome {
+        KeyOutcome::NotLinearizable {
+            prefix: (self.best.iter())
+                .filter(|l| l.how != Lift::Skip)
+                .map(|l| self.kept[self.events.op[l.call_event]].index)
+                .collect(),
+            state: self.best_state,
         }
     }
 
@@ -324,19 +315,6 @@ impl<'a> Search<'a> {
     }
 }
 
-fn encode_state(out: &mut [u64], state: State) {
-    match state {
-        None => {
-            out[0] = 0;
-            out[1] = 0;
-        }
-        Some(v) => {
-            out[0] = 1;
-            out[1] = v;
-        }
-    }
-}
-
 /// The event list: `2n` events in time order plus a head sentinel at `2n`.
 struct Events {
     head: usize,
@@ -346,9 +324,8 @@ struct Events {
     ret_of_call: Vec<Option<usize>>,
     /// For a return event, whether the op's outcome is unknown (+inf).
     ret_infinite: Vec<bool>,
-    /// Call and return event of each op.
+    /// Call event of each op.
     call_event: Vec<usize>,
-    ret_of_op: Vec<usize>,
 }
 
 impl Events {
@@ -386,7 +363,6 @@ impl Events {
             ret_of_call,
             ret_infinite,
             call_event,
-            ret_of_op: ret_event,
         }
     }
 }
@@ -400,4 +376,40 @@ fn unlink(next: &mut [usize], prev: &mut [usize], e: usize) {
 fn relink(next: &mut [usize], prev: &mut [usize], e: usize) {
     next[prev[e]] = e;
     prev[next[e]] = e;
+}
+
+/// A fast non-cryptographic hasher for memo keys (word slices), in the style
+/// of rustc's FxHasher. Keys come from the checker itself, not from an
+/// adversary, so no hash-flooding defence is needed.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8-byte chunk")));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.add(word as u64);
+    }
 }
