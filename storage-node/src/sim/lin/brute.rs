@@ -18,13 +18,20 @@ type Regs = BTreeMap<u64, Option<u64>>;
 
 pub fn brute_linearizable(h: &History) -> bool {
     let ops = h.ops();
-    assert!(ops.len() <= BRUTE_OPS_MAX, "brute force on {} ops", ops.len());
+    assert!(
+        ops.len() <= BRUTE_OPS_MAX,
+        "brute force on {} ops",
+        ops.len()
+    );
     let mut placed = vec![false; ops.len()];
     search(ops, &mut placed, &Regs::new())
 }
 
 fn search(ops: &[Op], placed: &mut [bool], regs: &Regs) -> bool {
-    let all_completed_placed = ops.iter().zip(placed.iter()).all(|(op, &p)| p || op.ret().is_none());
+    let all_completed_placed = ops
+        .iter()
+        .zip(placed.iter())
+        .all(|(op, &p)| p || op.ret().is_none());
     if all_completed_placed {
         return true;
     }
@@ -93,10 +100,13 @@ pub fn prefix_is_valid(h: &History, key: u64, prefix: &[OpId]) -> Result<(), Str
         for (j, other) in ops.iter().enumerate() {
             let must_precede = other.key == key && other.ret().is_some_and(|r| r < op.call);
             if must_precede && !prefix[..pos].contains(&OpId(j as u32)) {
-                return Err(format!("op {j} returned before {id:?} was invoked but is not before it"));
+                return Err(format!(
+                    "op {j} returned before {id:?} was invoked but is not before it"
+                ));
             }
         }
-        regs = apply(&regs, op).ok_or_else(|| format!("{id:?} is illegal after {:?}", &prefix[..pos]))?;
+        regs = apply(&regs, op)
+            .ok_or_else(|| format!("{id:?} is illegal after {:?}", &prefix[..pos]))?;
     }
     Ok(())
 }

@@ -88,7 +88,12 @@ pub fn sequential(rng: &mut Rng, p: &GenParams) -> History {
             call,
             outcome: Outcome::Unknown,
         };
-        plan.push(Planned { op, ret, unknown, point });
+        plan.push(Planned {
+            op,
+            ret,
+            unknown,
+            point,
+        });
     }
 
     let mut order: Vec<(u64, u64, usize)> = plan
@@ -129,7 +134,10 @@ pub fn sequential(rng: &mut Rng, p: &GenParams) -> History {
         .map(|(pl, out)| {
             let mut op = pl.op;
             op.outcome = match (pl.unknown, out) {
-                (false, Some(output)) => Outcome::Returned { output, time: pl.ret },
+                (false, Some(output)) => Outcome::Returned {
+                    output,
+                    time: pl.ret,
+                },
                 _ => Outcome::Unknown,
             };
             op
@@ -149,7 +157,9 @@ pub fn mutate(rng: &mut Rng, h: &History) -> History {
     let key = ops[i].key;
     let mut values: Vec<Option<u64>> = vec![None, Some(FRESH_VALUE_BASE + rng.below(1000))];
     for op in &ops {
-        if let (true, Input::Put { value } | Input::CondPut { value, .. }) = (op.key == key, op.input) {
+        if let (true, Input::Put { value } | Input::CondPut { value, .. }) =
+            (op.key == key, op.input)
+        {
             values.push(Some(value));
         }
     }
@@ -202,10 +212,18 @@ pub fn mutate(rng: &mut Rng, h: &History) -> History {
 pub fn random(rng: &mut Rng, ops: usize, keys: u64) -> History {
     let mut out = Vec::with_capacity(ops);
     for _ in 0..ops {
-        let val = |rng: &mut Rng| if rng.chance(1, 4) { None } else { Some(rng.range(1, 4)) };
+        let val = |rng: &mut Rng| {
+            if rng.chance(1, 4) {
+                None
+            } else {
+                Some(rng.range(1, 4))
+            }
+        };
         let input = match rng.below(4) {
             0 => Input::Get,
-            1 => Input::Put { value: rng.range(1, 4) },
+            1 => Input::Put {
+                value: rng.range(1, 4),
+            },
             2 => Input::Delete,
             _ => Input::CondPut {
                 expected: val(rng),

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Instant;
 
-use super::report::{BudgetKind, CheckBudget, CheckResult, Inconclusive, KeyBudgetExceeded, Violation};
+use super::report::{
+    BudgetKind, CheckBudget, CheckResult, Inconclusive, KeyBudgetExceeded, Violation,
+};
 use super::search::{self, KeyOp, KeyOutcome};
 
 /// The most ops one history may hold (a bound on the recorder's memory; a
@@ -123,7 +125,10 @@ impl History {
     /// # Panics
     /// If the history already holds [`HISTORY_OPS_MAX`] ops.
     pub fn invoke(&mut self, client: u32, key: u64, input: Input, time: u64) -> OpId {
-        assert!(self.ops.len() < HISTORY_OPS_MAX, "history is full ({HISTORY_OPS_MAX} ops)");
+        assert!(
+            self.ops.len() < HISTORY_OPS_MAX,
+            "history is full ({HISTORY_OPS_MAX} ops)"
+        );
         let id = OpId(self.ops.len() as u32);
         self.ops.push(Op {
             client,
@@ -147,8 +152,16 @@ impl History {
             !matches!(op.outcome, Outcome::Returned { .. }),
             "{id:?} completed twice: {op:?}, then {output:?}"
         );
-        assert!(time >= op.call, "{id:?} returns at {time}, before its call at {}", op.call);
-        assert!(op.input.accepts(&output), "{id:?}: {output:?} is no answer to {:?}", op.input);
+        assert!(
+            time >= op.call,
+            "{id:?} returns at {time}, before its call at {}",
+            op.call
+        );
+        assert!(
+            op.input.accepts(&output),
+            "{id:?}: {output:?} is no answer to {:?}",
+            op.input
+        );
         op.outcome = Outcome::Returned { output, time };
     }
 
@@ -229,7 +242,10 @@ impl History {
             match search::check_key(&key_ops, budget.steps_per_key_max, deadline) {
                 KeyOutcome::Linearizable => {}
                 KeyOutcome::NotLinearizable { prefix, state } => {
-                    let ops = idxs.iter().map(|&i| (OpId(i as u32), self.ops[i])).collect();
+                    let ops = idxs
+                        .iter()
+                        .map(|&i| (OpId(i as u32), self.ops[i]))
+                        .collect();
                     return CheckResult::NotLinearizable(Box::new(Violation {
                         key,
                         ops,

@@ -43,6 +43,6 @@ mod tests_random;
 
 pub use history::{HISTORY_OPS_MAX, History, Input, Op, OpId, Outcome, Output};
 pub use report::{
-    BudgetKind, CheckBudget, CheckResult, INCONCLUSIVE_KEYS_DISPLAY_MAX, Inconclusive, KeyBudgetExceeded,
-    VIOLATION_OPS_DISPLAY_MAX, Violation,
+    BudgetKind, CheckBudget, CheckResult, INCONCLUSIVE_KEYS_DISPLAY_MAX, Inconclusive,
+    KeyBudgetExceeded, VIOLATION_OPS_DISPLAY_MAX, Violation,
 };

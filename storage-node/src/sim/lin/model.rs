@@ -28,9 +28,11 @@ pub fn step(state: State, input: &Input, output: Option<&Output>) -> Option<Stat
         (Input::CondPut { expected, .. }, Some(Output::CondFailed)) => {
             (state != *expected).then_some(state)
         }
-        (Input::CondPut { expected, value }, None) => {
-            Some(if state == *expected { Some(*value) } else { state })
-        }
+        (Input::CondPut { expected, value }, None) => Some(if state == *expected {
+            Some(*value)
+        } else {
+            state
+        }),
         (Input::Get, Some(Output::Value(v))) => (state == *v).then_some(state),
         // A read with unknown outcome observed nothing.
         (Input::Get, None) => Some(state),
@@ -55,11 +57,17 @@ mod tests {
         };
         assert_eq!(step(None, &cas, Some(&Output::CondOk)), Some(Some(2)));
         assert_eq!(step(Some(1), &cas, Some(&Output::CondOk)), None);
-        assert_eq!(step(Some(1), &cas, Some(&Output::CondFailed)), Some(Some(1)));
+        assert_eq!(
+            step(Some(1), &cas, Some(&Output::CondFailed)),
+            Some(Some(1))
+        );
         assert_eq!(step(None, &cas, Some(&Output::CondFailed)), None);
         assert_eq!(step(None, &cas, None), Some(Some(2)));
         assert_eq!(step(Some(1), &cas, None), Some(Some(1)));
-        assert_eq!(step(Some(1), &Input::Get, Some(&Output::Value(Some(1)))), Some(Some(1)));
+        assert_eq!(
+            step(Some(1), &Input::Get, Some(&Output::Value(Some(1)))),
+            Some(Some(1))
+        );
         assert_eq!(step(Some(1), &Input::Get, Some(&Output::Value(None))), None);
         assert_eq!(step(Some(1), &put, Some(&Output::CondOk)), None);
     }

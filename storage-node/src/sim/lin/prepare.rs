@@ -148,7 +148,9 @@ impl Facts {
                 *writers.entry(value).or_default() += 1;
             }
             match (o.input, o.returned) {
-                (Input::Get, Some((Output::Value(v), t))) => needs.entry(v).or_default().push((t, o.call)),
+                (Input::Get, Some((Output::Value(v), t))) => {
+                    needs.entry(v).or_default().push((t, o.call))
+                }
                 (Input::CondPut { expected, .. }, Some((Output::CondOk, t))) => {
                     needs.entry(expected).or_default().push((t, o.call));
                     writes.push((o.call, t));
@@ -242,7 +244,11 @@ impl Facts {
         let failed = (self.cond_failed.iter())
             .take_while(|&&(ret, _, _)| ret >= call)
             .find(|&&(_, x_call, e)| {
-                e != target && self.alive.get(&e).is_some_and(|&a| a >= Time::from(x_call).max(call_t))
+                e != target
+                    && self
+                        .alive
+                        .get(&e)
+                        .is_some_and(|&a| a >= Time::from(x_call).max(call_t))
             })
             .map(|&(ret, _, _)| ret);
         last.max(failed)

@@ -115,7 +115,8 @@ impl fmt::Display for Violation {
         )?;
         writeln!(
             f,
-            "ops by call time (\"lin #k\": k-th in that prefix; \"-\": not in it; \"?\": unknown outcome):"
+            "ops by call time (\"lin #k\": k-th in that prefix; \"-\": not in it; \"?\": unknown outcome, \
+             which may never have taken effect):"
         )?;
         let mut by_call: Vec<&(OpId, Op)> = self.ops.iter().collect();
         by_call.sort_by_key(|(id, op)| (op.call, *id));
@@ -144,10 +145,22 @@ impl fmt::Display for Violation {
             )?;
         }
         if by_call.len() > VIOLATION_OPS_DISPLAY_MAX {
-            writeln!(f, "  ... and {} more ops", by_call.len() - VIOLATION_OPS_DISPLAY_MAX)?;
+            writeln!(
+                f,
+                "  ... and {} more ops",
+                by_call.len() - VIOLATION_OPS_DISPLAY_MAX
+            )?;
         }
-        let order: Vec<String> = self.longest_prefix.iter().map(|id| id.0.to_string()).collect();
-        writeln!(f, "longest linearizable prefix (op ids in order): [{}]", order.join(", "))
+        let order: Vec<String> = self
+            .longest_prefix
+            .iter()
+            .map(|id| id.0.to_string())
+            .collect();
+        writeln!(
+            f,
+            "longest linearizable prefix (op ids in order): [{}]",
+            order.join(", ")
+        )
     }
 }
 
@@ -172,10 +185,18 @@ impl fmt::Display for Inconclusive {
             self.keys_unchecked,
         )?;
         for k in self.exceeded.iter().take(INCONCLUSIVE_KEYS_DISPLAY_MAX) {
-            writeln!(f, "  key {}: {} ops, stopped by {:?} after {} steps", k.key, k.ops, k.kind, k.steps)?;
+            writeln!(
+                f,
+                "  key {}: {} ops, stopped by {:?} after {} steps",
+                k.key, k.ops, k.kind, k.steps
+            )?;
         }
         if self.exceeded.len() > INCONCLUSIVE_KEYS_DISPLAY_MAX {
-            writeln!(f, "  ... and {} more keys", self.exceeded.len() - INCONCLUSIVE_KEYS_DISPLAY_MAX)?;
+            writeln!(
+                f,
+                "  ... and {} more keys",
+                self.exceeded.len() - INCONCLUSIVE_KEYS_DISPLAY_MAX
+            )?;
         }
         Ok(())
     }

@@ -79,8 +79,14 @@ pub enum KeyOutcome {
     /// `prefix`: the longest linearization of a subset of the ops found (as
     /// indices into the input slice, in linearization order); `state`: the
     /// register after it.
-    NotLinearizable { prefix: Vec<usize>, state: State },
-    OutOfBudget { steps: u64, kind: BudgetKind },
+    NotLinearizable {
+        prefix: Vec<usize>,
+        state: State,
+    },
+    OutOfBudget {
+        steps: u64,
+        kind: BudgetKind,
+    },
 }
 
 /// Checks one key's ops (in any order; ties are broken by slice position).
@@ -150,7 +156,12 @@ const ZOBRIST_SEED: u64 = 0x11AE_5EED;
 type Flow<T> = Result<T, KeyOutcome>;
 
 impl<'a> Search<'a> {
-    fn new(ops: &'a [KeyOp], kept: &'a [Prepared], steps_max: u64, deadline: Option<Instant>) -> Search<'a> {
+    fn new(
+        ops: &'a [KeyOp],
+        kept: &'a [Prepared],
+        steps_max: u64,
+        deadline: Option<Instant>,
+    ) -> Search<'a> {
         let n = kept.len();
         let events = Events::new(kept);
         let head = events.head;
@@ -158,10 +169,16 @@ impl<'a> Search<'a> {
         Search {
             ops,
             kept,
-            next: (0..=2 * n).map(|e| if e == head { 0 } else { e + 1 }).collect(),
-            prev: (0..=2 * n).map(|e| if e == 0 { head } else { e - 1 }).collect(),
+            next: (0..=2 * n)
+                .map(|e| if e == head { 0 } else { e + 1 })
+                .collect(),
+            prev: (0..=2 * n)
+                .map(|e| if e == 0 { head } else { e - 1 })
+                .collect(),
             events,
-            zobrist: (0..n).map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())).collect(),
+            zobrist: (0..n)
+                .map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))
+                .collect(),
             fingerprint: 0,
             memo: HashSet::default(),
             stack: Vec::new(),
@@ -261,7 +278,10 @@ impl<'a> Search<'a> {
             self.best_shared = self.stack.len();
             self.best_state = self.state;
         } else if self.best_shared == self.stack.len() - 1
-            && self.best.get(self.best_shared).is_some_and(|b| (b.call_event, b.how) == (e, how))
+            && self
+                .best
+                .get(self.best_shared)
+                .is_some_and(|b| (b.call_event, b.how) == (e, how))
         {
             self.best_shared += 1;
         }
@@ -278,7 +298,8 @@ impl<'a> Search<'a> {
             self.best_shared = self.best_shared.min(self.stack.len());
             self.state = top.state_before;
             self.fingerprint ^= self.zobrist[self.events.op[top.call_event]];
-            let ret_event = self.events.ret_of_call[top.call_event].expect("lifted events are calls");
+            let ret_event =
+                self.events.ret_of_call[top.call_event].expect("lifted events are calls");
             relink(&mut self.next, &mut self.prev, ret_event);
             relink(&mut self.next, &mut self.prev, top.call_event);
             if top.how == Lift::Choice {
@@ -305,7 +326,9 @@ impl<'a> Search<'a> {
             });
         }
         self.steps += 1;
-        if self.steps.is_multiple_of(DEADLINE_CHECK_STEPS) && self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if self.steps.is_multiple_of(DEADLINE_CHECK_STEPS)
+            && self.deadline.is_some_and(|d| Instant::now() >= d)
+        {
             return Err(KeyOutcome::OutOfBudget {
                 steps: self.steps,
                 kind: BudgetKind::WallTime,
@@ -351,7 +374,10 @@ impl Events {
         let mut ret_of_call = vec![None; 2 * n + 1];
         let mut ret_infinite = vec![false; 2 * n + 1];
         for j in 0..n {
-            assert!(call_event[j] < ret_event[j], "op {j} returns before its call");
+            assert!(
+                call_event[j] < ret_event[j],
+                "op {j} returns before its call"
+            );
             ret_of_call[call_event[j]] = Some(ret_event[j]);
             ret_infinite[ret_event[j]] = kept[j].ret.is_none();
         }

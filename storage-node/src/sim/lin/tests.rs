@@ -1,7 +1,8 @@
 //! Hand-written histories with known answers, built through the public
-//! recorder API. Every verdict is also confirmed by the brute-force oracle.
+//! recorder API. Every verdict on a small history is also confirmed by the
+//! brute-force oracle.
 
-use super::brute::{brute_linearizable, prefix_is_valid};
+use super::brute::{BRUTE_OPS_MAX, brute_linearizable, prefix_is_valid};
 use super::*;
 
 const K: u64 = 7;
@@ -42,15 +43,24 @@ fn assert_linearizable(specs: &[Spec]) {
     let h = history(specs);
     let r = check(&h);
     assert!(r.is_linearizable(), "expected linearizable, got:\n{r}");
-    assert!(brute_linearizable(&h), "brute force disagrees");
+    assert!(
+        h.len() > BRUTE_OPS_MAX || brute_linearizable(&h),
+        "brute force disagrees"
+    );
 }
 
 #[track_caller]
 fn assert_violation(specs: &[Spec]) -> Violation {
     let h = history(specs);
     let r = check(&h);
-    let v = r.violation().unwrap_or_else(|| panic!("expected a violation, got {r}")).clone();
-    assert!(!brute_linearizable(&h), "brute force finds a linearization");
+    let v = r
+        .violation()
+        .unwrap_or_else(|| panic!("expected a violation, got {r}"))
+        .clone();
+    assert!(
+        h.len() > BRUTE_OPS_MAX || !brute_linearizable(&h),
+        "brute force finds a linearization"
+    );
     prefix_is_valid(&h, v.key, &v.longest_prefix).unwrap();
     v
 }
@@ -81,7 +91,10 @@ fn stale_read_after_completed_write_is_a_violation() {
     assert_eq!(v.state_after_prefix, Some(2));
     let text = v.to_string();
     assert!(text.contains("key 7 is not linearizable: 3 ops"), "{text}");
-    assert!(text.contains("Value(1)") && text.contains("lin #2"), "{text}");
+    assert!(
+        text.contains("Value(1)") && text.contains("lin #2"),
+        "{text}"
+    );
     // The same read while the second write is in flight is fine.
     assert_linearizable(&[
         (1, K, put(1), 0, Some((Output::Ok, 10))),
@@ -101,7 +114,10 @@ fn read_of_never_written_value_is_a_violation() {
 
 #[test]
 fn concurrent_writes_seen_in_opposite_orders_is_a_violation() {
-    let writes = [(1, K, put(1), 0, Some((Output::Ok, 100))), (2, K, put(2), 0, Some((Output::Ok, 100)))];
+    let writes = [
+        (1, K, put(1), 0, Some((Output::Ok, 100))),
+        (2, K, put(2), 0, Some((Output::Ok, 100))),
+    ];
     let mut specs = writes.to_vec();
     specs.extend([
         (3, K, Input::Get, 10, Some((val(Some(1)), 20))),
@@ -142,7 +158,10 @@ fn cond_put_outcome_must_match_a_possible_state() {
     ]);
     // Concurrent with the write, either outcome is possible.
     for out in [Output::CondOk, Output::CondFailed] {
-        assert_linearizable(&[(1, K, put(1), 0, Some((Output::Ok, 30))), (2, K, cas(None, 2), 10, Some((out, 20)))]);
+        assert_linearizable(&[
+            (1, K, put(1), 0, Some((Output::Ok, 30))),
+            (2, K, cas(None, 2), 10, Some((out, 20))),
+        ]);
     }
 }
 
@@ -155,7 +174,10 @@ fn unknown_write_that_reads_show_took_effect_is_linearizable() {
         (2, K, Input::Get, 70, Some((val(Some(1)), 80))),
     ]);
     // Or never took effect.
-    assert_linearizable(&[(1, K, put(1), 0, None), (2, K, Input::Get, 50, Some((val(None), 60)))]);
+    assert_linearizable(&[
+        (1, K, put(1), 0, None),
+        (2, K, Input::Get, 50, Some((val(None), 60))),
+    ]);
     // A CondPut with unknown outcome that took effect.
     assert_linearizable(&[
         (1, K, put(1), 0, Some((Output::Ok, 5))),
@@ -201,19 +223,34 @@ fn pending_ops_count_as_unknown_and_late_responses_upgrade() {
 #[test]
 fn equal_times_mean_concurrent_strictly_later_means_ordered() {
     // Read invoked at the write's return time: may precede the write.
-    assert_linearizable(&[(1, K, put(1), 0, Some((Output::Ok, 10))), (2, K, Input::Get, 10, Some((val(None), 12)))]);
+    assert_linearizable(&[
+        (1, K, put(1), 0, Some((Output::Ok, 10))),
+        (2, K, Input::Get, 10, Some((val(None), 12))),
+    ]);
     // One tick later it must see the write.
-    assert_violation(&[(1, K, put(1), 0, Some((Output::Ok, 10))), (2, K, Input::Get, 11, Some((val(None), 12)))]);
+    assert_violation(&[
+        (1, K, put(1), 0, Some((Output::Ok, 10))),
+        (2, K, Input::Get, 11, Some((val(None), 12))),
+    ]);
     // Zero-length ops are fine too.
-    assert_linearizable(&[(1, K, put(1), 5, Some((Output::Ok, 5))), (2, K, Input::Get, 5, Some((val(None), 5)))]);
+    assert_linearizable(&[
+        (1, K, put(1), 5, Some((Output::Ok, 5))),
+        (2, K, Input::Get, 5, Some((val(None), 5))),
+    ]);
 }
 
 #[test]
 fn unobserved_unknown_puts_matter_when_cond_puts_exist() {
     // The unknown Put(9) is never read but explains the failed condition.
-    assert_linearizable(&[(1, K, put(9), 0, None), (2, K, cas(None, 5), 10, Some((Output::CondFailed, 20)))]);
+    assert_linearizable(&[
+        (1, K, put(9), 0, None),
+        (2, K, cas(None, 5), 10, Some((Output::CondFailed, 20))),
+    ]);
     // Without CondPuts an unobserved unknown Put is dropped; still correct.
-    assert_linearizable(&[(1, K, put(9), 0, None), (2, K, Input::Get, 10, Some((val(None), 20)))]);
+    assert_linearizable(&[
+        (1, K, put(9), 0, None),
+        (2, K, Input::Get, 10, Some((val(None), 20))),
+    ]);
 }
 
 #[test]
@@ -294,7 +331,10 @@ fn keys_are_independent_and_the_bad_key_is_named() {
         (2, 2, Input::Get, 20, Some((val(Some(1)), 30))),
     ]);
     assert_eq!(v.key, 2);
-    assert_eq!(v.ops.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![OpId(1), OpId(3)]);
+    assert_eq!(
+        v.ops.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        vec![OpId(1), OpId(3)]
+    );
     assert_linearizable(&[
         (1, 1, put(1), 0, Some((Output::Ok, 10))),
         (1, 2, put(2), 0, Some((Output::Ok, 10))),
@@ -307,7 +347,9 @@ fn keys_are_independent_and_the_bad_key_is_named() {
 fn budget_overrun_is_unknown_never_a_pass() {
     // Ten concurrent writes and a read of the first one: the search tries
     // many orders before putting that write last.
-    let mut specs: Vec<Spec> = (1..=10).map(|v| (v as u32, 1, put(v), 0, Some((Output::Ok, 100)))).collect();
+    let mut specs: Vec<Spec> = (1..=10)
+        .map(|v| (v as u32, 1, put(v), 0, Some((Output::Ok, 100))))
+        .collect();
     specs.push((11, 1, Input::Get, 200, Some((val(Some(1)), 210))));
     let h = history(&specs);
     assert!(check(&h).is_linearizable());
@@ -319,8 +361,18 @@ fn budget_overrun_is_unknown_never_a_pass() {
         panic!("expected Unknown, got {}", h.check(tiny));
     };
     assert_eq!(inc.exceeded.len(), 1);
-    assert_eq!((inc.exceeded[0].key, inc.exceeded[0].kind, inc.exceeded[0].steps), (1, BudgetKind::Steps, 30));
-    assert!(inc.to_string().contains("1 of 1 keys ran out of budget"), "{inc}");
+    assert_eq!(
+        (
+            inc.exceeded[0].key,
+            inc.exceeded[0].kind,
+            inc.exceeded[0].steps
+        ),
+        (1, BudgetKind::Steps, 30)
+    );
+    assert!(
+        inc.to_string().contains("1 of 1 keys ran out of budget"),
+        "{inc}"
+    );
 
     // A violation on another key is still found and wins.
     specs.push((1, 2, put(1), 0, Some((Output::Ok, 1))));
@@ -337,6 +389,26 @@ fn budget_overrun_is_unknown_never_a_pass() {
         panic!("expected Unknown");
     };
     assert_eq!((inc.keys_unchecked, inc.keys_total), (1, 1));
+}
+
+#[test]
+fn violation_display_is_bounded() {
+    // A long sequential history ending in a stale read.
+    let n = VIOLATION_OPS_DISPLAY_MAX as u64 + 50;
+    let mut specs: Vec<Spec> = (0..n)
+        .map(|i| (1, K, put(i + 1), 10 * i, Some((Output::Ok, 10 * i + 5))))
+        .collect();
+    specs.push((2, K, Input::Get, 10 * n, Some((val(Some(1)), 10 * n + 5))));
+    let v = assert_violation(&specs);
+    assert_eq!(v.longest_prefix.len() as u64, n);
+    assert_eq!(v.state_after_prefix, Some(n));
+    let text = v.to_string();
+    assert_eq!(
+        text.lines().count(),
+        VIOLATION_OPS_DISPLAY_MAX + 4,
+        "{text}"
+    );
+    assert!(text.contains("... and 51 more ops"), "{text}");
 }
 
 #[test]
