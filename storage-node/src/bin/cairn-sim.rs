@@ -41,8 +41,14 @@ fn parse() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
-        let num = |v: String| -> u64 { v.parse().unwrap_or_else(|_| usage(&format!("{v:?} is not a number"))) };
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
+        let num = |v: String| -> u64 {
+            v.parse()
+                .unwrap_or_else(|_| usage(&format!("{v:?} is not a number")))
+        };
         match flag.as_str() {
             "--seeds" => a.seeds = Some(num(value())),
             "--seed" => a.seed = Some(num(value())),
@@ -50,7 +56,9 @@ fn parse() -> Args {
             "--threads" => a.threads = num(value()).clamp(1, 64) as usize,
             "--minutes" => {
                 let v = value();
-                let m: f64 = v.parse().unwrap_or_else(|_| usage(&format!("{v:?} is not a number")));
+                let m: f64 = v
+                    .parse()
+                    .unwrap_or_else(|_| usage(&format!("{v:?} is not a number")));
                 if !(m > 0.0) {
                     usage("--minutes must be positive");
                 }
@@ -60,7 +68,12 @@ fn parse() -> Args {
             other => usage(&format!("unknown argument {other:?}")),
         }
     }
-    if [a.seeds.is_some(), a.minutes.is_some(), a.seed.is_some()].iter().filter(|x| **x).count() != 1 {
+    if [a.seeds.is_some(), a.minutes.is_some(), a.seed.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count()
+        != 1
+    {
         usage("give exactly one of --seeds, --minutes, --seed");
     }
     a

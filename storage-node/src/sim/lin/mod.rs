@@ -19,14 +19,16 @@
 //! ```
 //!
 //! Files: `history.rs` (recorder, per-key split), `model.rs` (register
-//! semantics), `search.rs` (the WGL search; real-time tie rule documented
-//! there: a return and a call at the same time are concurrent), `report.rs`
+//! semantics), `prepare.rs` (verdict-preserving reductions of unknown-outcome ops),
+//! `search.rs` (the WGL search; real-time tie rule documented there: a
+//! return and a call at the same time are concurrent), `report.rs`
 //! (budget, result, printable violation). Tests: `tests.rs` (hand-written
 //! histories), `tests_random.rs` (generated histories cross-checked against
 //! the brute-force oracle in `brute.rs`; generator in `generate.rs`).
 
 mod history;
 mod model;
+mod prepare;
 mod report;
 mod search;
 

@@ -19,8 +19,8 @@ pub const INCONCLUSIVE_KEYS_DISPLAY_MAX: usize = 20;
 /// Limits for one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckBudget {
-    /// Search steps per key (one step = one event visited; the memo grows by
-    /// at most one entry per step, ~`(ops/64 + 2) * 8 + 16` bytes each).
+    /// Search steps per key (one step = one event visited or one op lifted;
+    /// the memo grows by at most one ~40-byte entry per step).
     pub steps_per_key_max: u64,
     /// Wall-clock limit for the whole check; `None` keeps the result
     /// deterministic (recommended inside the simulator).
@@ -28,8 +28,8 @@ pub struct CheckBudget {
 }
 
 impl CheckBudget {
-    /// Default steps per key: a few hundred MB of memo at worst for a
-    /// 200-op key; typical simulator keys need a few thousand steps.
+    /// Default steps per key: at most ~100 MB of memo and about a second of
+    /// search (release build) per key.
     pub const STEPS_PER_KEY_MAX_DEFAULT: u64 = 2_000_000;
 }
 
@@ -115,7 +115,8 @@ impl fmt::Display for Violation {
         )?;
         writeln!(
             f,
-            "ops by call time (\"lin #k\": k-th in that prefix; \"-\": not in it; \"?\": unknown outcome):"
+            "ops by call time (\"lin #k\": k-th in that prefix; \"-\": not in it; \"?\": unknown outcome, \
+             which may never have taken effect):"
         )?;
         let mut by_call: Vec<&(OpId, Op)> = self.ops.iter().collect();
         by_call.sort_by_key(|(id, op)| (op.call, *id));

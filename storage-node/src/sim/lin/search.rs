@@ -4,8 +4,16 @@
 //! call it can (a call whose op the model accepts next), "lifting" the op's
 //! two events out of the list, and backtracks ("unlifts") when it meets the
 //! return event of an op not yet linearized (that op had to take effect
-//! before it returned). A memo set of (linearized-op bitset, model state)
+//! before it returned). A memo set of (set of linearized ops, model state)
 //! prunes configurations already explored (Lowe's optimization).
+//!
+//! Memo keys: the set of linearized ops is represented by a 128-bit Zobrist
+//! fingerprint (XOR of a fixed pseudo-random key per op, updated in O(1) per
+//! lift) instead of Porcupine's bitset, so a step costs O(1) rather than
+//! O(ops/64) and a memo entry is 32 bytes whatever the history length. Two
+//! different sets collide with probability 2^-128 per pair: below 2^-80 for
+//! any budget that fits in memory. A collision can only prune a branch, so it
+//! could only ever turn a pass into a reported violation, never hide one.
 //!
 //! Real-time order and ties: events are sorted by time; at equal times call
 //! events come before return events, so an op that returns at `t` and an op
@@ -15,27 +23,41 @@
 //! finer clock could have explained. Remaining ties are broken by the op's
 //! position in the history, so the search is deterministic.
 //!
-//! Unknown outcomes: an op with no response has return time +infinity (its
-//! return event sorts after every finite one); linearizing it after all
-//! other ops is the same as it never taking effect. Reads with unknown
-//! outcome observed nothing and are dropped. Unknown `Put`s whose value no
-//! read returned are dropped too when the key has no `CondPut` at all: such
-//! a write can only make later reads fail until the next write overwrites it,
-//! so some linearization exists with it iff one exists without it (place it
-//! last). Once every op with a finite return is linearized, the remaining
-//! (unknown) writes always fit, so the search stops there.
+//! Additions to Porcupine's loop, all verdict-preserving:
+//! - Greedy read-only ops: in a configuration where a read-only op (a `Get`,
+//!   a failed `CondPut`) is available (every op that had to precede it is
+//!   linearized) and agrees with the current state, it is linearized at once
+//!   and no alternative is tried: any completion that places it later can
+//!   place it now instead (it does not change the state, and moving it
+//!   earlier breaks no real-time constraint). On backtracking, such "forced"
+//!   lifts are undone together with the choice that led to them. This stops
+//!   concurrent reads from multiplying the memo.
+//! - Optional ops (unknown-outcome writes, see prepare.rs): reaching the
+//!   return event (deadline) of one not yet linearized, the search skips it
+//!   (it never took effect) as the last alternative of that configuration,
+//!   instead of backtracking. A skip is memoized like a linearization that
+//!   left the state unchanged (the remaining ops and the state are what
+//!   matter). Once every op with a finite return is placed, the rest are
+//!   optional with an infinite deadline, so the search stops there.
 //!
-//! Bounds: at most `steps_max` loop iterations per key (each memo insert is
-//! one step, so the memo holds at most `steps_max` entries), and an optional
-//! wall-clock deadline checked every [`DEADLINE_CHECK_STEPS`] steps.
+//! Bounds: at most `steps_max` steps per key (one step = one event visited
+//! or one forced lift; each memo insert is one step, so the memo holds at
+//! most `steps_max` entries of 32 bytes plus table overhead), and an
+//! optional wall-clock deadline checked every [`DEADLINE_CHECK_STEPS`] steps.
+//! The longest prefix for the report is maintained incrementally (amortized
+//! O(1) per step).
 //!
 //! Called by `History::check` (history.rs); the model is in model.rs.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Instant;
+
+use crate::rng::Rng;
 
 use super::history::{Input, Output};
 use super::model::{self, State};
+use super::prepare::{Prepared, prepare};
 use super::report::BudgetKind;
 
 /// How often (in steps) the wall-clock deadline is looked at.
@@ -69,131 +91,250 @@ pub enum KeyOutcome {
 
 /// Checks one key's ops (in any order; ties are broken by slice position).
 pub fn check_key(ops: &[KeyOp], steps_max: u64, deadline: Option<Instant>) -> KeyOutcome {
-    let kept = relevant_ops(ops);
-    let n = kept.len();
-    if n == 0 {
+    let kept = prepare(ops);
+    if kept.is_empty() {
         return KeyOutcome::Linearizable;
     }
-    let events = Events::new(ops, &kept);
-    let head = events.head;
-    let mut next: Vec<usize> = (0..=2 * n)
-        .map(|e| if e == head { 0 } else { e + 1 })
-        .collect();
-    let mut prev: Vec<usize> = (0..=2 * n)
-        .map(|e| if e == 0 { head } else { e - 1 })
-        .collect();
+    let mut search = Search::new(ops, &kept, steps_max, deadline);
+    match search.run() {
+        Ok(()) => KeyOutcome::Linearizable,
+        Err(outcome) => outcome,
+    }
+}
 
-    // Memo key: the linearized-op bitset followed by the state (tag, value).
-    let words = n.div_ceil(64);
-    let mut probe = vec![0u64; words + 2];
-    let mut memo: HashSet<Box<[u64]>> = HashSet::new();
-    // Stack of (call event lifted, state before it).
-    let mut lifted: Vec<(usize, State)> = Vec::new();
-    let mut state = model::INITIAL;
-    let mut best: Vec<usize> = Vec::new();
-    let mut best_state = state;
-    let mut entry = next[head];
-    let mut steps: u64 = 0;
+/// Why an op was lifted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lift {
+    /// One alternative among the available ops.
+    Choice,
+    /// A read-only op agreeing with the state, lifted greedily.
+    Forced,
+    /// An optional op whose deadline came: it never took effect.
+    Skip,
+}
 
-    while next[head] != head {
-        steps += 1;
-        if steps > steps_max {
-            return KeyOutcome::OutOfBudget {
-                steps: steps - 1,
-                kind: BudgetKind::Steps,
-            };
-        }
-        if steps.is_multiple_of(DEADLINE_CHECK_STEPS)
-            && deadline.is_some_and(|d| Instant::now() >= d)
-        {
-            return KeyOutcome::OutOfBudget {
-                steps,
-                kind: BudgetKind::WallTime,
-            };
-        }
-        let j = events.op[entry];
-        if let Some(ret_event) = events.ret_of_call[entry] {
-            let op = &ops[kept[j]];
-            if let Some(new_state) =
-                model::step(state, &op.input, op.returned.as_ref().map(|(o, _)| o))
-            {
-                probe[j / 64] |= 1 << (j % 64);
-                encode_state(&mut probe[words..], new_state);
-                if !memo.contains(&probe[..]) {
-                    memo.insert(probe.clone().into_boxed_slice());
-                    lifted.push((entry, state));
-                    state = new_state;
-                    unlink(&mut next, &mut prev, entry);
-                    unlink(&mut next, &mut prev, ret_event);
-                    if lifted.len() > best.len() {
-                        best = lifted.iter().map(|&(e, _)| kept[events.op[e]]).collect();
-                        best_state = state;
-                    }
-                    entry = next[head];
-                    continue;
-                }
-                probe[j / 64] &= !(1 << (j % 64));
-            }
-            entry = next[entry];
-        } else {
-            if events.ret_infinite[entry] {
-                // Every op with a finite return is linearized; the remaining
-                // unknown-outcome ops always fit (in call order).
-                return KeyOutcome::Linearizable;
-            }
-            let Some((call_event, before)) = lifted.pop() else {
-                return KeyOutcome::NotLinearizable {
-                    prefix: best,
-                    state: best_state,
-                };
-            };
-            state = before;
-            let jj = events.op[call_event];
-            probe[jj / 64] &= !(1 << (jj % 64));
-            let ret_event = events.ret_of_call[call_event].expect("lifted events are calls");
-            relink(&mut next, &mut prev, ret_event);
-            relink(&mut next, &mut prev, call_event);
-            entry = next[call_event];
+/// One lifted op on the search stack.
+#[derive(Clone, Copy, Debug)]
+struct Lifted {
+    call_event: usize,
+    state_before: State,
+    how: Lift,
+}
+
+/// Memo key: fingerprint of the set of placed ops, and the state.
+type MemoKey = (u128, State);
+
+struct Search<'a> {
+    ops: &'a [KeyOp],
+    kept: &'a [Prepared],
+    events: Events,
+    /// Doubly linked circular event list through `events.head`.
+    next: Vec<usize>,
+    prev: Vec<usize>,
+    /// Random 128-bit key per op; the set fingerprint is their XOR.
+    zobrist: Vec<u128>,
+    fingerprint: u128,
+    memo: HashSet<MemoKey, BuildHasherDefault<WordHasher>>,
+    stack: Vec<Lifted>,
+    state: State,
+    /// The deepest stack seen, kept in sync lazily: `best[..best_shared]`
+    /// equals the current stack's start.
+    best: Vec<Lifted>,
+    best_shared: usize,
+    best_state: State,
+    steps: u64,
+    steps_max: u64,
+    deadline: Option<Instant>,
+}
+
+/// Seed of the per-op fingerprint keys (any constant; fixed so that every
+/// run is identical).
+const ZOBRIST_SEED: u64 = 0x11AE_5EED;
+
+/// `Err` ends the search with that outcome (a failure or a budget overrun);
+/// success is `run` returning `Ok`.
+type Flow<T> = Result<T, KeyOutcome>;
+
+impl<'a> Search<'a> {
+    fn new(
+        ops: &'a [KeyOp],
+        kept: &'a [Prepared],
+        steps_max: u64,
+        deadline: Option<Instant>,
+    ) -> Search<'a> {
+        let n = kept.len();
+        let events = Events::new(kept);
+        let head = events.head;
+        let mut rng = Rng::new(ZOBRIST_SEED);
+        Search {
+            ops,
+            kept,
+            next: (0..=2 * n)
+                .map(|e| if e == head { 0 } else { e + 1 })
+                .collect(),
+            prev: (0..=2 * n)
+                .map(|e| if e == 0 { head } else { e - 1 })
+                .collect(),
+            events,
+            zobrist: (0..n)
+                .map(|_| (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))
+                .collect(),
+            fingerprint: 0,
+            memo: HashSet::default(),
+            stack: Vec::new(),
+            state: model::INITIAL,
+            best: Vec::new(),
+            best_shared: 0,
+            best_state: model::INITIAL,
+            steps: 0,
+            steps_max,
+            deadline,
         }
     }
-    KeyOutcome::Linearizable
-}
 
-/// Indices of the ops the search must place (see the module docs for what is
-/// dropped and why).
-fn relevant_ops(ops: &[KeyOp]) -> Vec<usize> {
-    let has_cond_put = ops.iter().any(|o| matches!(o.input, Input::CondPut { .. }));
-    let observed: HashSet<u64> = ops
-        .iter()
-        .filter_map(|o| match o.returned {
-            Some((Output::Value(Some(v)), _)) => Some(v),
-            _ => None,
-        })
-        .collect();
-    (0..ops.len())
-        .filter(|&i| {
-            let op = &ops[i];
-            let unknown = op.returned.is_none();
-            let drop = match op.input {
-                Input::Get => unknown,
-                Input::Put { value } => unknown && !has_cond_put && !observed.contains(&value),
-                Input::Delete | Input::CondPut { .. } => false,
+    fn run(&mut self) -> Flow<()> {
+        let head = self.events.head;
+        let mut entry = self.settle()?;
+        while self.next[head] != head {
+            self.tick()?;
+            if self.events.ret_of_call[entry].is_some() {
+                if let Some(new_state) = self.step(entry)
+                    && self.lift(entry, new_state, Lift::Choice)
+                {
+                    entry = self.settle()?;
+                } else {
+                    entry = self.next[entry];
+                }
+            } else if self.events.ret_infinite[entry] {
+                // Every op with a finite return is placed; the rest are
+                // optional and can be skipped.
+                return Ok(());
+            } else if self.kept[self.events.op[entry]].optional {
+                // The last alternative here: the op never takes effect.
+                let call_event = self.events.call_event[self.events.op[entry]];
+                entry = if self.lift(call_event, self.state, Lift::Skip) {
+                    self.settle()?
+                } else {
+                    self.backtrack()?
+                };
+            } else {
+                entry = self.backtrack()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// In a newly reached configuration, lifts every available read-only op
+    /// that agrees with the state (see the module docs). Returns the event to
+    /// scan from, or backtracks if a forced lift reaches a configuration the
+    /// memo knows fails.
+    fn settle(&mut self) -> Flow<usize> {
+        let mut e = self.next[self.events.head];
+        // Available ops are the calls before the first return event.
+        while self.events.ret_of_call[e].is_some() {
+            if self.kept[self.events.op[e]].read_only && self.step(e).is_some() {
+                self.tick()?;
+                if !self.lift(e, self.state, Lift::Forced) {
+                    return self.backtrack();
+                }
+                // Both of the op's events are unlinked; continue after them.
+                e = self.next[self.prev[e]];
+            } else {
+                e = self.next[e];
+            }
+        }
+        Ok(self.next[self.events.head])
+    }
+
+    /// The state after the op of call event `e`, if the model accepts it now.
+    fn step(&self, e: usize) -> Option<State> {
+        let op = &self.ops[self.kept[self.events.op[e]].index];
+        model::step(self.state, &op.input, op.returned.as_ref().map(|(o, _)| o))
+    }
+
+    /// Linearizes (or skips) the op of call event `e` next, unless the
+    /// resulting configuration is in the memo (then returns false and
+    /// changes nothing).
+    fn lift(&mut self, e: usize, new_state: State, how: Lift) -> bool {
+        let j = self.events.op[e];
+        let fingerprint = self.fingerprint ^ self.zobrist[j];
+        if !self.memo.insert((fingerprint, new_state)) {
+            return false;
+        }
+        self.fingerprint = fingerprint;
+        self.stack.push(Lifted {
+            call_event: e,
+            state_before: self.state,
+            how,
+        });
+        self.state = new_state;
+        let ret_event = self.events.ret_of_call[e].expect("lifting a call event");
+        unlink(&mut self.next, &mut self.prev, e);
+        unlink(&mut self.next, &mut self.prev, ret_event);
+        if self.stack.len() > self.best.len() {
+            // A new deepest configuration: copy what changed since the last.
+            self.best.truncate(self.best_shared);
+            self.best.extend_from_slice(&self.stack[self.best_shared..]);
+            self.best_shared = self.stack.len();
+            self.best_state = self.state;
+        } else if self.best_shared == self.stack.len() - 1
+            && self
+                .best
+                .get(self.best_shared)
+                .is_some_and(|b| (b.call_event, b.how) == (e, how))
+        {
+            self.best_shared += 1;
+        }
+        true
+    }
+
+    /// Undoes lifts up to and including the latest choice and returns the
+    /// event after it (the next alternative); fails when none is left.
+    fn backtrack(&mut self) -> Flow<usize> {
+        loop {
+            let Some(top) = self.stack.pop() else {
+                return Err(self.violation());
             };
-            !drop
-        })
-        .collect()
-}
+            self.best_shared = self.best_shared.min(self.stack.len());
+            self.state = top.state_before;
+            self.fingerprint ^= self.zobrist[self.events.op[top.call_event]];
+            let ret_event =
+                self.events.ret_of_call[top.call_event].expect("lifted events are calls");
+            relink(&mut self.next, &mut self.prev, ret_event);
+            relink(&mut self.next, &mut self.prev, top.call_event);
+            if top.how == Lift::Choice {
+                return Ok(self.next[top.call_event]);
+            }
+        }
+    }
 
-fn encode_state(out: &mut [u64], state: State) {
-    match state {
-        None => {
-            out[0] = 0;
-            out[1] = 0;
+    fn violation(&self) -> KeyOutcome {
+        KeyOutcome::NotLinearizable {
+            prefix: (self.best.iter())
+                .filter(|l| l.how != Lift::Skip)
+                .map(|l| self.kept[self.events.op[l.call_event]].index)
+                .collect(),
+            state: self.best_state,
         }
-        Some(v) => {
-            out[0] = 1;
-            out[1] = v;
+    }
+
+    fn tick(&mut self) -> Flow<()> {
+        if self.steps >= self.steps_max {
+            return Err(KeyOutcome::OutOfBudget {
+                steps: self.steps,
+                kind: BudgetKind::Steps,
+            });
         }
+        self.steps += 1;
+        if self.steps.is_multiple_of(DEADLINE_CHECK_STEPS)
+            && self.deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            return Err(KeyOutcome::OutOfBudget {
+                steps: self.steps,
+                kind: BudgetKind::WallTime,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -206,17 +347,18 @@ struct Events {
     ret_of_call: Vec<Option<usize>>,
     /// For a return event, whether the op's outcome is unknown (+inf).
     ret_infinite: Vec<bool>,
+    /// Call event of each op.
+    call_event: Vec<usize>,
 }
 
 impl Events {
-    fn new(ops: &[KeyOp], kept: &[usize]) -> Events {
+    fn new(kept: &[Prepared]) -> Events {
         let n = kept.len();
         // Sort key: (time, call-before-return at equal time, op position).
         let mut order: Vec<(u128, bool, usize)> = Vec::with_capacity(2 * n);
-        for (j, &i) in kept.iter().enumerate() {
-            let op = &ops[i];
-            order.push((u128::from(op.call), false, j));
-            let ret = op.returned.map_or(u128::MAX, |(_, t)| u128::from(t));
+        for (j, p) in kept.iter().enumerate() {
+            order.push((u128::from(p.call), false, j));
+            let ret = p.ret.map_or(u128::MAX, u128::from);
             order.push((ret, true, j));
         }
         order.sort_unstable();
@@ -237,7 +379,7 @@ impl Events {
                 "op {j} returns before its call"
             );
             ret_of_call[call_event[j]] = Some(ret_event[j]);
-            ret_infinite[ret_event[j]] = ops[kept[j]].returned.is_none();
+            ret_infinite[ret_event[j]] = kept[j].ret.is_none();
         }
         let mut op: Vec<usize> = order.iter().map(|&(_, _, j)| j).collect();
         op.push(usize::MAX);
@@ -246,6 +388,7 @@ impl Events {
             op,
             ret_of_call,
             ret_infinite,
+            call_event,
         }
     }
 }
@@ -259,4 +402,40 @@ fn unlink(next: &mut [usize], prev: &mut [usize], e: usize) {
 fn relink(next: &mut [usize], prev: &mut [usize], e: usize) {
     next[prev[e]] = e;
     prev[next[e]] = e;
+}
+
+/// A fast non-cryptographic hasher for memo keys (word slices), in the style
+/// of rustc's FxHasher. Keys come from the checker itself, not from an
+/// adversary, so no hash-flooding defence is needed.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8-byte chunk")));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.add(word as u64);
+    }
 }

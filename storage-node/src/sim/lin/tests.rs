@@ -1,7 +1,8 @@
 //! Hand-written histories with known answers, built through the public
-//! recorder API. Every verdict is also confirmed by the brute-force oracle.
+//! recorder API. Every verdict on a small history is also confirmed by the
+//! brute-force oracle.
 
-use super::brute::{brute_linearizable, prefix_is_valid};
+use super::brute::{BRUTE_OPS_MAX, brute_linearizable, prefix_is_valid};
 use super::*;
 
 const K: u64 = 7;
@@ -42,7 +43,10 @@ fn assert_linearizable(specs: &[Spec]) {
     let h = history(specs);
     let r = check(&h);
     assert!(r.is_linearizable(), "expected linearizable, got:\n{r}");
-    assert!(brute_linearizable(&h), "brute force disagrees");
+    assert!(
+        h.len() > BRUTE_OPS_MAX || brute_linearizable(&h),
+        "brute force disagrees"
+    );
 }
 
 #[track_caller]
@@ -53,7 +57,10 @@ fn assert_violation(specs: &[Spec]) -> Violation {
         .violation()
         .unwrap_or_else(|| panic!("expected a violation, got {r}"))
         .clone();
-    assert!(!brute_linearizable(&h), "brute force finds a linearization");
+    assert!(
+        h.len() > BRUTE_OPS_MAX || !brute_linearizable(&h),
+        "brute force finds a linearization"
+    );
     prefix_is_valid(&h, v.key, &v.longest_prefix).unwrap();
     v
 }
@@ -247,6 +254,75 @@ fn unobserved_unknown_puts_matter_when_cond_puts_exist() {
 }
 
 #[test]
+fn observed_unknown_writes_are_placed_before_their_first_reader() {
+    assert_linearizable(&[
+        (1, K, put(1), 0, None),
+        (2, K, Input::Get, 10, Some((val(Some(1)), 20))),
+        (3, K, put(2), 30, Some((Output::Ok, 40))),
+        (2, K, Input::Get, 50, Some((val(Some(2)), 60))),
+    ]);
+    // The value can only come from the unknown write, which must precede
+    // the first read of it, hence the later write too.
+    assert_violation(&[
+        (1, K, put(1), 0, None),
+        (2, K, Input::Get, 10, Some((val(Some(1)), 20))),
+        (3, K, put(2), 30, Some((Output::Ok, 40))),
+        (2, K, Input::Get, 50, Some((val(Some(1)), 60))),
+    ]);
+    // When two ops write the same value, the first read may have seen the
+    // other one and the unknown write may land later.
+    assert_linearizable(&[
+        (1, K, put(1), 0, None),
+        (2, K, put(1), 0, Some((Output::Ok, 5))),
+        (3, K, Input::Get, 6, Some((val(Some(1)), 7))),
+        (2, K, put(2), 10, Some((Output::Ok, 15))),
+        (3, K, Input::Get, 20, Some((val(Some(1)), 25))),
+    ]);
+}
+
+#[test]
+fn unknown_write_with_a_failed_cond_put_after_it_may_never_land() {
+    // Put(9) could explain the failed CondPut, but the final read shows the
+    // failure needed no help and Put(9) never took effect.
+    assert_linearizable(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (2, K, put(9), 6, None),
+        (3, K, cas(Some(2), 3), 10, Some((Output::CondFailed, 20))),
+        (3, K, Input::Get, 30, Some((val(Some(1)), 40))),
+    ]);
+}
+
+#[test]
+fn unknown_deletes_may_or_may_not_have_happened() {
+    for seen in [Some(1), None] {
+        assert_linearizable(&[
+            (1, K, put(1), 0, Some((Output::Ok, 5))),
+            (2, K, Input::Delete, 10, None),
+            (3, K, Input::Get, 20, Some((val(seen), 30))),
+        ]);
+    }
+    // The delete is needed to explain the successful attribute_not_exists.
+    assert_linearizable(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (2, K, Input::Delete, 10, None),
+        (3, K, cas(None, 2), 20, Some((Output::CondOk, 30))),
+    ]);
+    // ... but it cannot act before it was invoked.
+    assert_violation(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (3, K, cas(None, 2), 6, Some((Output::CondOk, 9))),
+        (2, K, Input::Delete, 10, None),
+    ]);
+    // An unknown CondPut that only fits if the unknown Put(2) never landed.
+    assert_linearizable(&[
+        (1, K, put(1), 0, Some((Output::Ok, 5))),
+        (2, K, put(2), 10, None),
+        (3, K, cas(Some(1), 3), 10, None),
+        (4, K, Input::Get, 50, Some((val(Some(3)), 60))),
+    ]);
+}
+
+#[test]
 fn keys_are_independent_and_the_bad_key_is_named() {
     let v = assert_violation(&[
         (1, 1, put(1), 0, Some((Output::Ok, 10))),
@@ -269,15 +345,16 @@ fn keys_are_independent_and_the_bad_key_is_named() {
 
 #[test]
 fn budget_overrun_is_unknown_never_a_pass() {
-    // Ten concurrent writes and reads of the last one: needs many steps.
+    // Ten concurrent writes and a read of the first one: the search tries
+    // many orders before putting that write last.
     let mut specs: Vec<Spec> = (1..=10)
         .map(|v| (v as u32, 1, put(v), 0, Some((Output::Ok, 100))))
         .collect();
-    specs.push((11, 1, Input::Get, 200, Some((val(Some(10)), 210))));
+    specs.push((11, 1, Input::Get, 200, Some((val(Some(1)), 210))));
     let h = history(&specs);
     assert!(check(&h).is_linearizable());
     let tiny = CheckBudget {
-        steps_per_key_max: 5,
+        steps_per_key_max: 30,
         wall_time_max: None,
     };
     let CheckResult::Unknown(inc) = h.check(tiny) else {
@@ -290,7 +367,7 @@ fn budget_overrun_is_unknown_never_a_pass() {
             inc.exceeded[0].kind,
             inc.exceeded[0].steps
         ),
-        (1, BudgetKind::Steps, 5)
+        (1, BudgetKind::Steps, 30)
     );
     assert!(
         inc.to_string().contains("1 of 1 keys ran out of budget"),
@@ -312,6 +389,26 @@ fn budget_overrun_is_unknown_never_a_pass() {
         panic!("expected Unknown");
     };
     assert_eq!((inc.keys_unchecked, inc.keys_total), (1, 1));
+}
+
+#[test]
+fn violation_display_is_bounded() {
+    // A long sequential history ending in a stale read.
+    let n = VIOLATION_OPS_DISPLAY_MAX as u64 + 50;
+    let mut specs: Vec<Spec> = (0..n)
+        .map(|i| (1, K, put(i + 1), 10 * i, Some((Output::Ok, 10 * i + 5))))
+        .collect();
+    specs.push((2, K, Input::Get, 10 * n, Some((val(Some(1)), 10 * n + 5))));
+    let v = assert_violation(&specs);
+    assert_eq!(v.longest_prefix.len() as u64, n);
+    assert_eq!(v.state_after_prefix, Some(n));
+    let text = v.to_string();
+    assert_eq!(
+        text.lines().count(),
+        VIOLATION_OPS_DISPLAY_MAX + 4,
+        "{text}"
+    );
+    assert!(text.contains("... and 51 more ops"), "{text}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn budget() -> CheckBudget {
 fn sequential_executions_are_linearizable() {
     for_each_seed(
         "sim::lin::tests_random::sequential_executions_are_linearizable",
-        300,
+        1000,
         |seed| {
             let mut rng = Rng::new(seed);
             let p = GenParams {
@@ -62,7 +62,7 @@ fn small_mutated_histories_agree_with_brute_force() {
     let (mut pass, mut fail) = (0u64, 0u64);
     for_each_seed(
         "sim::lin::tests_random::small_mutated_histories_agree_with_brute_force",
-        3000,
+        10_000,
         |seed| {
             let mut rng = Rng::new(seed);
             let p = GenParams {
@@ -103,7 +103,7 @@ fn small_random_histories_agree_with_brute_force() {
     let (mut pass, mut fail) = (0u64, 0u64);
     for_each_seed(
         "sim::lin::tests_random::small_random_histories_agree_with_brute_force",
-        3000,
+        10_000,
         |seed| {
             let mut rng = Rng::new(seed);
             let ops = rng.range(1, 8) as usize;
