@@ -32,6 +32,9 @@ mod replica;
 mod settings;
 
 #[cfg(test)]
+mod model_check;
+
+#[cfg(test)]
 mod tests;
 
 pub use ready::{ProposeError, ReadError, ReadResult, Ready};
