@@ -59,7 +59,7 @@ fn parse() -> Args {
                 let m: f64 = v
                     .parse()
                     .unwrap_or_else(|_| usage(&format!("{v:?} is not a number")));
-                if !(m > 0.0) {
+                if m.is_nan() || m <= 0.0 {
                     usage("--minutes must be positive");
                 }
                 a.minutes = Some(m);

@@ -153,7 +153,7 @@ impl Replica {
         l.recovery.is_none()
             && l.transfer.is_none()
             && self.log.commit() >= l.first_index
-            && self.now >= l.elected_at + u64::from(self.settings.lease_ticks) + 1
+            && self.now > l.elected_at + u64::from(self.settings.lease_ticks)
             && self.now < l.lease_until
     }
 

@@ -119,7 +119,7 @@ impl Kv {
     }
 
     pub fn decode(b: &[u8]) -> Kv {
-        assert!(b.len() % 16 == 0, "snapshot data is whole pairs");
+        assert!(b.len().is_multiple_of(16), "snapshot data is whole pairs");
         let map = b
             .chunks_exact(16)
             .map(|c| {
