@@ -310,7 +310,13 @@ impl World {
             }
         }
         for _ in 0..out.syncs {
-            let d = self.rng.range(1, 4);
+            // fdatasync latency: usually a few ms, sometimes a stall (a
+            // wide window between a write and its durability).
+            let d = if self.rng.chance(1, 10) {
+                self.rng.range(5, 40)
+            } else {
+                self.rng.range(1, 4)
+            };
             self.schedule(d, Ev::Sync(n, life, group));
         }
         for e in &out.applied {
@@ -333,6 +339,7 @@ impl World {
         f: impl FnOnce(&mut Host, &mut SimStore, &mut Out),
     ) -> bool {
         let mut out = Out::default();
+        let mut log_applied = None;
         {
             let node = self.nodes.get_mut(&n).expect("node");
             if !node.up {
@@ -345,6 +352,16 @@ impl World {
             };
             f(host, store, &mut out);
             host.drive(store, &mut out);
+            if !out.applied.is_empty()
+                && host.replica.membership().role(host.replica.id())
+                    == Some(wire::replication::Role::Log)
+            {
+                log_applied = Some(host.replica.id());
+            }
+        }
+        if let Some(m) = log_applied {
+            self.check
+                .violation(format!("log member {m} of {group} applied entries"));
         }
         self.apply_out(n, group, out);
         self.check_group(group);
