@@ -34,8 +34,6 @@ mod settings;
 #[cfg(test)]
 mod model_check;
 
-#[cfg(test)]
-mod tests;
 
 pub use ready::{ProposeError, ReadError, ReadResult, Ready};
 pub use replica::{Persisted, Replica, RoleState, Status};
