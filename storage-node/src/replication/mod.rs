@@ -34,7 +34,6 @@ mod settings;
 #[cfg(test)]
 mod model_check;
 
-
 pub use ready::{ProposeError, ReadError, ReadResult, Ready};
 pub use replica::{Persisted, Replica, RoleState, Status};
 pub use settings::{Settings, SettingsError};

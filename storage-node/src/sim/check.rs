@@ -130,6 +130,7 @@ impl World {
 
     /// End-of-run checks; returns every violation found during the run.
     pub fn finish(&mut self) -> Vec<String> {
+        self.close_pending_ops();
         // Durability: acknowledged entries are the agreed ones, and the
         // group's log has not lost them.
         let acked = std::mem::take(&mut self.check.acked);

@@ -225,6 +225,26 @@ impl World {
         }
     }
 
+    /// At the end of a run: writes still in flight may have taken effect
+    /// (a read may even have seen them): their outcome is unknown.
+    pub(super) fn close_pending_ops(&mut self) {
+        for c in 0..self.clients.clients.len() as u64 {
+            if let Some(cur) = self.clients.clients[c as usize].cur.take() {
+                if let ClientOp::Write(cmd) = cur.op {
+                    self.clients.ops_unknown += 1;
+                    self.clients.history.push(Recorded {
+                        client: c,
+                        key: cmd.key(),
+                        op: cur.op,
+                        output: None,
+                        call: cur.call,
+                        ret: u64::MAX,
+                    });
+                }
+            }
+        }
+    }
+
     pub(super) fn on_client_timeout(&mut self, c: u64, req: ReqId) {
         let is_current = self.clients.clients[c as usize]
             .cur
