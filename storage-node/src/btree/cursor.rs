@@ -16,10 +16,7 @@
 use super::BTreeError;
 use super::alloc::Committed;
 use super::overflow;
-use super::page::{
-    self, KIND_BRANCH, KIND_LEAF, LeafVal, PageRef, branch_child, branch_search, leaf_search,
-    leaf_val, nslots,
-};
+use super::page::{self, KIND_BRANCH, KIND_LEAF, LeafVal, PageRef, branch_child, leaf_val, nslots};
 use super::pool::{Frame, Pool};
 use super::tree::BTree;
 use crate::io::{Disk, DiskFile};
@@ -53,7 +50,7 @@ impl<D: Disk> Clone for Snapshot<D> {
 #[inline]
 async fn fetch<F: DiskFile>(pool: &Pool<F>, r: PageRef) -> Result<Arc<Frame>, BTreeError> {
     if let Some(f) = pool.lookup(r.id) {
-        pool.check_ref(f.bytes(), r)?;
+        pool.check_frame(&f, r)?;
         return Ok(f);
     }
     pool.load(r).await
@@ -64,13 +61,13 @@ async fn fetch<F: DiskFile>(pool: &Pool<F>, r: PageRef) -> Result<Arc<Frame>, BT
 #[inline]
 fn check_child<F: DiskFile>(
     pool: &Pool<F>,
-    b: &[u8],
+    f: &Frame,
     r: PageRef,
     parent_level: Option<u8>,
 ) -> Result<(), BTreeError> {
-    let k = page::kind(b);
-    let ok = (k == KIND_LEAF || k == KIND_BRANCH)
-        && parent_level.is_none_or(|p| page::level(b) + 1 == p);
+    let k = f.kind();
+    let ok =
+        (k == KIND_LEAF || k == KIND_BRANCH) && parent_level.is_none_or(|p| f.level() + 1 == p);
     if ok {
         Ok(())
     } else {
@@ -78,7 +75,7 @@ fn check_child<F: DiskFile>(
             r.id,
             format!(
                 "page of kind {k} at level {} where a tree page below level {parent_level:?} belongs",
-                page::level(b)
+                f.level()
             ),
         ))
     }
@@ -113,7 +110,7 @@ impl<D: Disk> Snapshot<D> {
         }
         let pool = &self.tree.shared.pool;
         let f = fetch(pool, root).await?;
-        check_child(pool, f.bytes(), root, None)?;
+        check_child(pool, &f, root, None)?;
         Ok(self.state.root_frame.get_or_init(|| f))
     }
 
@@ -124,30 +121,29 @@ impl<D: Disk> Snapshot<D> {
         };
         let pool = &self.tree.shared.pool;
         // The root level borrows the pinned root frame: no pool probe.
-        let b = self.root_frame(root).await?.bytes();
-        if page::kind(b) != KIND_BRANCH {
-            return self.leaf_value(b, key).await;
+        let f = self.root_frame(root).await?;
+        if f.kind() != KIND_BRANCH {
+            return self.leaf_value(f, key).await;
         }
-        let mut parent_level = Some(page::level(b));
-        let mut r = branch_child(b, branch_search(b, key));
+        let mut parent_level = Some(f.level());
+        let mut r = branch_child(f.bytes(), f.branch_search(key));
         loop {
             let f = fetch(pool, r).await?;
-            let b = f.bytes();
-            check_child(pool, b, r, parent_level)?;
-            if page::kind(b) == KIND_BRANCH {
-                parent_level = Some(page::level(b));
-                r = branch_child(b, branch_search(b, key));
+            check_child(pool, &f, r, parent_level)?;
+            if f.kind() == KIND_BRANCH {
+                parent_level = Some(f.level());
+                r = branch_child(f.bytes(), f.branch_search(key));
                 continue;
             }
-            return self.leaf_value(b, key).await;
+            return self.leaf_value(&f, key).await;
         }
     }
 
-    async fn leaf_value(&self, b: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
-        let Ok(i) = leaf_search(b, key) else {
+    async fn leaf_value(&self, f: &Frame, key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
+        let Ok(i) = f.leaf_search(key) else {
             return Ok(None);
         };
-        match leaf_val(b, i) {
+        match leaf_val(f.bytes(), i) {
             LeafVal::Inline(v) => Ok(Some(v.to_vec())),
             LeafVal::Overflow { first, len } => overflow::read(&self.tree.shared.pool, first, len)
                 .await
@@ -325,31 +321,30 @@ impl<D: Disk> Cursor<D> {
             } else {
                 fetch(self.pool(), r).await?
             };
-            let b = f.bytes();
-            check_child(self.pool(), b, r, parent_level)?;
-            let n = nslots(b);
-            if page::kind(b) == KIND_BRANCH {
+            check_child(self.pool(), &f, r, parent_level)?;
+            let n = f.nslots();
+            if f.kind() == KIND_BRANCH {
                 let ci = match &target {
-                    Some(k) => branch_search(b, k),
+                    Some(k) => f.branch_search(k),
                     None if fwd => 0,
                     None => n,
                 };
-                parent_level = Some(page::level(b));
+                parent_level = Some(f.level());
                 self.stack.push(Level {
                     page: r,
                     child: ci,
                     nslots: n,
-                    level: page::level(b),
+                    level: f.level(),
                 });
-                r = branch_child(b, ci);
+                r = branch_child(f.bytes(), ci);
                 continue;
             }
             // Leaf: pick the slot at or past the near bound.
             let slot: Option<usize> = if fwd {
                 let i = match &self.start {
                     Bound::Unbounded => 0,
-                    Bound::Included(k) => leaf_search(b, k).unwrap_or_else(|i| i),
-                    Bound::Excluded(k) => match leaf_search(b, k) {
+                    Bound::Included(k) => f.leaf_search(k).unwrap_or_else(|i| i),
+                    Bound::Excluded(k) => match f.leaf_search(k) {
                         Ok(i) => i + 1,
                         Err(i) => i,
                     },
@@ -358,11 +353,11 @@ impl<D: Disk> Cursor<D> {
             } else {
                 let past = match &self.end {
                     Bound::Unbounded => n,
-                    Bound::Included(k) => match leaf_search(b, k) {
+                    Bound::Included(k) => match f.leaf_search(k) {
                         Ok(i) => i + 1,
                         Err(i) => i,
                     },
-                    Bound::Excluded(k) => leaf_search(b, k).unwrap_or_else(|i| i),
+                    Bound::Excluded(k) => f.leaf_search(k).unwrap_or_else(|i| i),
                 };
                 past.checked_sub(1)
             };
@@ -428,19 +423,18 @@ impl<D: Disk> Cursor<D> {
             // Descend to the edge leaf of that subtree.
             loop {
                 let f = fetch(self.pool(), r).await?;
-                let b = f.bytes();
-                check_child(self.pool(), b, r, parent_level)?;
-                let n = nslots(b);
-                if page::kind(b) == KIND_BRANCH {
+                check_child(self.pool(), &f, r, parent_level)?;
+                let n = f.nslots();
+                if f.kind() == KIND_BRANCH {
                     let ci = if fwd { 0 } else { n };
-                    parent_level = Some(page::level(b));
+                    parent_level = Some(f.level());
                     self.stack.push(Level {
                         page: r,
                         child: ci,
                         nslots: n,
-                        level: page::level(b),
+                        level: f.level(),
                     });
-                    r = branch_child(b, ci);
+                    r = branch_child(f.bytes(), ci);
                     continue;
                 }
                 if n == 0 {

@@ -24,14 +24,22 @@
 //!   its old content.
 //! - Every page read from disk is verified: checksum, the id and generation
 //!   the reference expects, and `page::validate`; failures are
-//!   `BTreeError::Corrupt` naming the file and byte offset.
+//!   `BTreeError::Corrupt` naming the file and byte offset. Cached frames
+//!   are not re-verified (their bytes never change); a hit only checks the
+//!   id and generation the frame copied from its header at creation.
+//! - Each frame of a leaf or branch page carries a [`SearchIndex`]
+//!   (`btree/search.rs`), built once from its bytes when the frame is
+//!   created, so lookups probe a small array instead of the page's cells.
 //!
 //! Not counted against the budget: short-lived I/O staging copies (at most
-//! [`WRITE_BATCH_PAGES`] per writer) and overflow values, which are read and
-//! written straight from disk (`btree/overflow.rs`) and never cached.
+//! [`WRITE_BATCH_PAGES`] per writer); overflow values, which are read and
+//! written straight from disk (`btree/overflow.rs`) and never cached; and
+//! per-frame bookkeeping: the `Frame` struct, its map and CLOCK entries and
+//! its search index (at most `page_size / 8 + PREFIX_MAX_BYTES` bytes).
 
 use super::BTreeError;
 use super::page::{self, PageRef};
+use super::search::{self, SearchIndex};
 use crate::io::{DiskFile, IoBuf};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -64,9 +72,17 @@ impl Hasher for IdHasher {
 
 pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// One cached page.
+/// One cached page. Its bytes never change while it is cached (committed
+/// pages are immutable), so the header fields and the search index copied
+/// out of them at creation stay exact; readers use those and touch the page
+/// bytes only for the cells they compare.
 pub(crate) struct Frame {
     buf: IoBuf,
+    /// The page header's id and generation.
+    page: PageRef,
+    kind: u8,
+    level: u8,
+    index: Option<SearchIndex>,
     serial: u64,
     dirty: AtomicBool,
     /// Freed by a committed transaction: a checkpoint need not write it.
@@ -76,9 +92,59 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// A frame for a valid page (verified from disk, or being committed).
+    fn new(buf: IoBuf, serial: u64, dirty: bool) -> Frame {
+        Frame {
+            page: PageRef {
+                id: page::page_id(&buf),
+                generation: page::page_gen(&buf),
+            },
+            kind: page::kind(&buf),
+            level: page::level(&buf),
+            index: SearchIndex::build(&buf),
+            buf,
+            serial,
+            dirty: AtomicBool::new(dirty),
+            dead: AtomicBool::new(false),
+            writing: AtomicU32::new(0),
+            referenced: AtomicBool::new(true),
+        }
+    }
+
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         self.buf.as_slice()
+    }
+
+    #[inline]
+    pub fn kind(&self) -> u8 {
+        self.kind
+    }
+
+    #[inline]
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    /// Slot count of a leaf or branch page.
+    #[inline]
+    pub fn nslots(&self) -> usize {
+        match &self.index {
+            Some(ix) => ix.nslots(),
+            None => page::nslots(self.bytes()),
+        }
+    }
+
+    /// `page::leaf_search` on this page, through its index if it has one.
+    #[inline]
+    pub fn leaf_search(&self, key: &[u8]) -> Result<usize, usize> {
+        search::leaf_search(self.index.as_ref(), self.bytes(), key)
+    }
+
+    /// `page::branch_search` on this page, through its index if it has one.
+    #[inline]
+    pub fn branch_search(&self, key: &[u8]) -> usize {
+        search::branch_search(self.index.as_ref(), self.bytes(), key)
     }
 }
 
@@ -234,18 +300,31 @@ impl<F: DiskFile> Pool<F> {
         Some(f)
     }
 
-    /// Checks a cached page against the reference that led to it.
+    /// Checks page bytes against the reference that led to them.
     #[inline]
     pub fn check_ref(&self, b: &[u8], r: PageRef) -> Result<(), BTreeError> {
-        if page::page_id(b) != r.id || page::page_gen(b) != r.generation {
+        let found = PageRef {
+            id: page::page_id(b),
+            generation: page::page_gen(b),
+        };
+        self.check_found(found, r)
+    }
+
+    /// Checks a cached frame against the reference that led to it (from the
+    /// header fields the frame copied, without touching the page bytes).
+    #[inline]
+    pub fn check_frame(&self, f: &Frame, r: PageRef) -> Result<(), BTreeError> {
+        self.check_found(f.page, r)
+    }
+
+    #[inline]
+    fn check_found(&self, found: PageRef, r: PageRef) -> Result<(), BTreeError> {
+        if found != r {
             return Err(self.corrupt(
                 r.id,
                 format!(
                     "page header says id {} generation {}, reference expects id {} generation {}",
-                    page::page_id(b),
-                    page::page_gen(b),
-                    r.id,
-                    r.generation
+                    found.id, found.generation, r.id, r.generation
                 ),
             ));
         }
@@ -255,7 +334,7 @@ impl<F: DiskFile> Pool<F> {
     /// The page `r` from the cache or from disk (verified, then cached).
     pub async fn fetch(&self, r: PageRef) -> Result<Arc<Frame>, BTreeError> {
         if let Some(f) = self.lookup(r.id) {
-            self.check_ref(f.bytes(), r)?;
+            self.check_frame(&f, r)?;
             return Ok(f);
         }
         self.load(r).await
@@ -271,21 +350,14 @@ impl<F: DiskFile> Pool<F> {
         };
         let buf = self.read_verified(r).await?;
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        let frame = Arc::new(Frame {
-            buf,
-            serial,
-            dirty: AtomicBool::new(false),
-            dead: AtomicBool::new(false),
-            writing: AtomicU32::new(0),
-            referenced: AtomicBool::new(true),
-        });
+        let frame = Arc::new(Frame::new(buf, serial, false));
         {
             let mut s = lock(&self.shards[shard_of(r.id)].0);
             if let Some(existing) = s.map.get(&r.id) {
                 let existing = existing.clone();
                 drop(s);
                 drop(reservation);
-                self.check_ref(existing.bytes(), r)?;
+                self.check_frame(&existing, r)?;
                 return Ok(existing);
             }
             s.map.insert(r.id, frame.clone());
@@ -489,14 +561,7 @@ impl<F: DiskFile> Pool<F> {
     /// Adds a committed page that is not on disk yet; its room was reserved.
     pub fn insert_dirty(&self, id: u64, buf: IoBuf) -> Arc<Frame> {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        let frame = Arc::new(Frame {
-            buf,
-            serial,
-            dirty: AtomicBool::new(true),
-            dead: AtomicBool::new(false),
-            writing: AtomicU32::new(0),
-            referenced: AtomicBool::new(true),
-        });
+        let frame = Arc::new(Frame::new(buf, serial, true));
         let old = lock(&self.shards[shard_of(id)].0)
             .map
             .insert(id, frame.clone());
