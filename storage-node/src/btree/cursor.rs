@@ -126,13 +126,13 @@ impl<D: Disk> Snapshot<D> {
             return self.leaf_value(f, key).await;
         }
         let mut parent_level = Some(f.level());
-        let mut r = branch_child(f.bytes(), f.branch_search(key));
+        let mut r = f.child_for(key);
         loop {
             let f = fetch(pool, r).await?;
             check_child(pool, &f, r, parent_level)?;
             if f.kind() == KIND_BRANCH {
                 parent_level = Some(f.level());
-                r = branch_child(f.bytes(), f.branch_search(key));
+                r = f.child_for(key);
                 continue;
             }
             return self.leaf_value(&f, key).await;
@@ -140,10 +140,10 @@ impl<D: Disk> Snapshot<D> {
     }
 
     async fn leaf_value(&self, f: &Frame, key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
-        let Ok(i) = f.leaf_search(key) else {
+        let Some(v) = f.leaf_get(key) else {
             return Ok(None);
         };
-        match leaf_val(f.bytes(), i) {
+        match v {
             LeafVal::Inline(v) => Ok(Some(v.to_vec())),
             LeafVal::Overflow { first, len } => overflow::read(&self.tree.shared.pool, first, len)
                 .await

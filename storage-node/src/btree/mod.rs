@@ -60,9 +60,9 @@
 //!   and readers do not all meet on one shard lock), no allocation per
 //!   level, no decoding of whole pages. Each cached leaf and branch frame
 //!   carries a search index built once when the frame is created
-//!   (`btree/search.rs`: the keys' common prefix and four bytes per key
-//!   after it), so a lookup binary-searches a small array and compares
-//!   whole keys in the page only where those bytes tie; pages without an
+//!   (`btree/search.rs`: the keys' common prefix, and per key the next
+//!   two bytes and its cell offset), so a lookup binary-searches a small
+//!   array and compares whole keys in the page only where those bytes tie; pages without an
 //!   index (crowded ones, a write transaction's private pages) use binary
 //!   search over the slot offsets in the raw page bytes. Pages are
 //!   validated once when read from disk, so the hot path does no

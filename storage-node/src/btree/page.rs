@@ -205,7 +205,12 @@ pub(crate) fn used_bytes(b: &[u8]) -> usize {
 
 #[inline]
 pub(crate) fn leaf_key(b: &[u8], i: usize) -> &[u8] {
-    let off = slot_off(b, i);
+    leaf_key_at(b, slot_off(b, i))
+}
+
+/// The key of the leaf cell at byte offset `off`.
+#[inline]
+pub(crate) fn leaf_key_at(b: &[u8], off: usize) -> &[u8] {
     let klen = u16_at(b, off) as usize;
     &b[off + LEAF_CELL_HDR..off + LEAF_CELL_HDR + klen]
 }
@@ -220,7 +225,12 @@ pub(crate) enum LeafVal<'a> {
 /// Byte range of the inline value of cell `i`, or its overflow reference.
 #[inline]
 pub(crate) fn leaf_val(b: &[u8], i: usize) -> LeafVal<'_> {
-    let off = slot_off(b, i);
+    leaf_val_at(b, slot_off(b, i))
+}
+
+/// The value of the leaf cell at byte offset `off`.
+#[inline]
+pub(crate) fn leaf_val_at(b: &[u8], off: usize) -> LeafVal<'_> {
     let klen = u16_at(b, off) as usize;
     let vlen = u32_at(b, off + 2);
     let v = off + LEAF_CELL_HDR + klen;
@@ -252,9 +262,23 @@ pub(crate) fn leaf_cell_len_at(b: &[u8], off: usize) -> usize {
 
 #[inline]
 pub(crate) fn branch_key(b: &[u8], i: usize) -> &[u8] {
-    let off = slot_off(b, i);
+    branch_key_at(b, slot_off(b, i))
+}
+
+/// The separator of the branch cell at byte offset `off`.
+#[inline]
+pub(crate) fn branch_key_at(b: &[u8], off: usize) -> &[u8] {
     let klen = u16_at(b, off) as usize;
     &b[off + BRANCH_CELL_HDR..off + BRANCH_CELL_HDR + klen]
+}
+
+/// The child stored in the branch cell at byte offset `off`.
+#[inline]
+pub(crate) fn branch_cell_child_at(b: &[u8], off: usize) -> PageRef {
+    PageRef {
+        id: u64_at(b, off + 2),
+        generation: u64_at(b, off + 10),
+    }
 }
 
 /// Child `i` of a branch (`0..=nslots`): child 0 is in the header, child
@@ -264,11 +288,7 @@ pub(crate) fn branch_child(b: &[u8], i: usize) -> PageRef {
     if i == 0 {
         aux_ref(b)
     } else {
-        let off = slot_off(b, i - 1);
-        PageRef {
-            id: u64_at(b, off + 2),
-            generation: u64_at(b, off + 10),
-        }
+        branch_cell_child_at(b, slot_off(b, i - 1))
     }
 }
 

@@ -38,8 +38,8 @@
 //! its search index (at most `page_size / 8 + PREFIX_MAX_BYTES` bytes).
 
 use super::BTreeError;
-use super::page::{self, PageRef};
-use super::search::{self, SearchIndex};
+use super::page::{self, LeafVal, PageRef};
+use super::search::SearchIndex;
 use crate::io::{DiskFile, IoBuf};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -138,13 +138,39 @@ impl Frame {
     /// `page::leaf_search` on this page, through its index if it has one.
     #[inline]
     pub fn leaf_search(&self, key: &[u8]) -> Result<usize, usize> {
-        search::leaf_search(self.index.as_ref(), self.bytes(), key)
+        match &self.index {
+            Some(ix) => ix.leaf_search(self.bytes(), key),
+            None => page::leaf_search(self.bytes(), key),
+        }
     }
 
     /// `page::branch_search` on this page, through its index if it has one.
     #[inline]
     pub fn branch_search(&self, key: &[u8]) -> usize {
-        search::branch_search(self.index.as_ref(), self.bytes(), key)
+        match &self.index {
+            Some(ix) => ix.branch_search(self.bytes(), key),
+            None => page::branch_search(self.bytes(), key),
+        }
+    }
+
+    /// The value stored under `key` in this leaf, if any.
+    #[inline]
+    pub fn leaf_get(&self, key: &[u8]) -> Option<LeafVal<'_>> {
+        match &self.index {
+            Some(ix) => ix.leaf_get(self.bytes(), key),
+            None => page::leaf_search(self.bytes(), key)
+                .ok()
+                .map(|i| page::leaf_val(self.bytes(), i)),
+        }
+    }
+
+    /// The child of this branch that covers `key`.
+    #[inline]
+    pub fn child_for(&self, key: &[u8]) -> PageRef {
+        match &self.index {
+            Some(ix) => ix.child_for(self.bytes(), key),
+            None => page::branch_child(self.bytes(), page::branch_search(self.bytes(), key)),
+        }
     }
 }
 

@@ -1,15 +1,18 @@
 //! [`SearchIndex`]: an in-memory search accelerator the buffer pool builds
 //! for every cached leaf and branch page, so a point lookup touches a few
-//! cache lines of a small array instead of one cell per binary-search probe.
+//! cache lines of a small array instead of a slot and a cell per
+//! binary-search probe (on a random lookup each of those is a cache miss).
 //!
 //! A page's keys are sorted, so all of them share the common prefix `P` of
 //! the first and the last key (kept up to [`PREFIX_MAX_BYTES`] bytes). The
-//! index holds `P` and, per slot, the key's *head*: the four bytes after `P`
-//! as a big-endian `u32`, zero-padded when the key ends sooner. Heads are
-//! monotone in the key (`x < y` implies `head(x) <= head(y)` for keys that
-//! start with `P`), so a search compares the probe key with `P` once,
-//! binary-searches the heads, and compares whole keys only among the slots
-//! whose head equals the probe's (usually none or one).
+//! index holds `P` and, per slot, one `u32`: the key's *head* (the two
+//! bytes after `P`, big-endian, zero-padded when the key ends sooner) in
+//! the high half and the cell's byte offset in the low half (pages are at
+//! most 32 KiB, so it fits). Heads are monotone in the key (`x < y` implies
+//! `head(x) <= head(y)` for keys that start with `P`), so a search compares
+//! the probe key with `P` once, binary-searches the heads, and compares
+//! whole keys only among the slots whose head equals the probe's (usually
+//! none or one), reaching their cells without the page's slot array.
 //!
 //! Invariants: an index describes exactly the page bytes it was built from;
 //! it is built only from pages that are immutable from then on (committed
@@ -18,20 +21,25 @@
 //! `PREFIX_MAX_BYTES + page_size / 8` bytes: pages with more than
 //! `page_size / 32` slots get no index and are searched with the plain
 //! binary search of `btree/page.rs` (the pool's memory notes are in
-//! `btree/pool.rs`). Results equal those of `page::leaf_search` and
-//! `page::branch_search` on the same page (tested below).
+//! `btree/pool.rs`). Results equal those of `page::leaf_search`,
+//! `page::branch_search` and the values and children they lead to on the
+//! same page (tested below).
 
-use super::page::{self, KIND_BRANCH, KIND_LEAF, branch_key, cmp_keys, kind, leaf_key, nslots};
+use super::page::{
+    KIND_BRANCH, KIND_LEAF, LeafVal, PageRef, aux_ref, branch_cell_child_at, branch_key_at,
+    cmp_keys, kind, leaf_key_at, leaf_val_at, nslots, slot_off,
+};
 use std::cmp::Ordering;
 
 /// Longest common prefix an index stores; longer shared prefixes are cut
 /// (still a prefix of every key, so heads stay correct, only less selective).
 pub(crate) const PREFIX_MAX_BYTES: usize = 64;
 
-/// Heads and common prefix of one leaf or branch page.
+/// Heads, cell offsets and common prefix of one leaf or branch page.
 pub(crate) struct SearchIndex {
     prefix: Box<[u8]>,
-    heads: Box<[u32]>,
+    /// Per slot: `head << 16 | cell offset`, so ordered by head.
+    slots: Box<[u32]>,
     is_leaf: bool,
 }
 
@@ -46,12 +54,12 @@ enum Span {
     Between(usize, usize),
 }
 
-/// The four bytes of `k` after `p`, big-endian, zero-padded.
+/// The two bytes of `k` after `p`, big-endian, zero-padded.
 #[inline]
 fn head(k: &[u8], p: usize) -> u32 {
     let rest = &k[p..];
     let mut h = 0u32;
-    for i in 0..4 {
+    for i in 0..2 {
         h = h << 8 | u32::from(rest.get(i).copied().unwrap_or(0));
     }
     h
@@ -73,9 +81,9 @@ impl SearchIndex {
         }
         let key = |i| {
             if is_leaf {
-                leaf_key(b, i)
+                leaf_key_at(b, slot_off(b, i))
             } else {
-                branch_key(b, i)
+                branch_key_at(b, slot_off(b, i))
             }
         };
         let (first, last) = (key(0), key(n - 1));
@@ -87,13 +95,21 @@ impl SearchIndex {
             .min(PREFIX_MAX_BYTES);
         Some(SearchIndex {
             prefix: first[..p].into(),
-            heads: (0..n).map(|i| head(key(i), p)).collect(),
+            slots: (0..n)
+                .map(|i| head(key(i), p) << 16 | slot_off(b, i) as u32)
+                .collect(),
             is_leaf,
         })
     }
 
     pub fn nslots(&self) -> usize {
-        self.heads.len()
+        self.slots.len()
+    }
+
+    /// Byte offset of cell `i`.
+    #[inline]
+    fn off(&self, i: usize) -> usize {
+        (self.slots[i] & 0xffff) as usize
     }
 
     #[inline]
@@ -108,8 +124,20 @@ impl SearchIndex {
             Ordering::Equal => {}
         }
         let h = head(key, p);
-        let lo = self.heads.partition_point(|&x| x < h);
-        let hi = lo + self.heads[lo..].partition_point(|&x| x == h);
+        let lo = self.slots.partition_point(|&x| x >> 16 < h);
+        // The run of equal heads starts at `lo`: gallop from there (runs
+        // are short, and their entries share cache lines the search above
+        // just loaded) rather than binary-search the rest of the array.
+        let rest = &self.slots[lo..];
+        let same = |i: usize| rest[i] >> 16 == h;
+        let (mut known, mut probe, mut step) = (0, 0, 1);
+        while probe < rest.len() && same(probe) {
+            known = probe + 1;
+            probe += step;
+            step *= 2;
+        }
+        let end = probe.min(rest.len());
+        let hi = lo + known + rest[known..end].partition_point(|&x| x >> 16 == h);
         Span::Between(lo, hi)
     }
 
@@ -124,7 +152,7 @@ impl SearchIndex {
         };
         while lo < hi {
             let mid = (lo + hi) / 2;
-            match cmp_keys(leaf_key(b, mid), key) {
+            match cmp_keys(leaf_key_at(b, self.off(mid)), key) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => return Ok(mid),
@@ -145,7 +173,7 @@ impl SearchIndex {
         };
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if cmp_keys(branch_key(b, mid), key) != Ordering::Greater {
+            if cmp_keys(branch_key_at(b, self.off(mid)), key) != Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -153,27 +181,21 @@ impl SearchIndex {
         }
         lo
     }
-}
 
-/// Leaf search through `index` when there is one, else the plain search.
-#[inline]
-pub(crate) fn leaf_search(
-    index: Option<&SearchIndex>,
-    b: &[u8],
-    key: &[u8],
-) -> Result<usize, usize> {
-    match index {
-        Some(ix) => ix.leaf_search(b, key),
-        None => page::leaf_search(b, key),
+    /// The value stored under `key` in the leaf `b`, if any.
+    #[inline]
+    pub fn leaf_get<'a>(&self, b: &'a [u8], key: &[u8]) -> Option<LeafVal<'a>> {
+        let i = self.leaf_search(b, key).ok()?;
+        Some(leaf_val_at(b, self.off(i)))
     }
-}
 
-/// Branch search through `index` when there is one, else the plain search.
-#[inline]
-pub(crate) fn branch_search(index: Option<&SearchIndex>, b: &[u8], key: &[u8]) -> usize {
-    match index {
-        Some(ix) => ix.branch_search(b, key),
-        None => page::branch_search(b, key),
+    /// The child of the branch `b` that covers `key`.
+    #[inline]
+    pub fn child_for(&self, b: &[u8], key: &[u8]) -> PageRef {
+        match self.branch_search(b, key) {
+            0 => aux_ref(b),
+            i => branch_cell_child_at(b, self.off(i - 1)),
+        }
     }
 }
 
@@ -181,7 +203,7 @@ pub(crate) fn branch_search(index: Option<&SearchIndex>, b: &[u8], key: &[u8]) -
 mod tests {
     use super::*;
     use crate::btree::node;
-    use crate::btree::page::PageRef;
+    use crate::btree::page;
     use crate::rng::{Rng, for_each_seed};
 
     /// Sorted distinct keys over a small alphabet with a shared prefix of
@@ -238,10 +260,23 @@ mod tests {
                 id: 9,
                 generation: 1,
             };
-            let leaf_cells: Vec<Vec<u8>> =
-                ks.iter().map(|k| node::leaf_cell_inline(k, b"v")).collect();
-            let branch_cells: Vec<Vec<u8>> =
-                ks.iter().map(|k| node::branch_cell(k, child)).collect();
+            // Distinct values and children, so a wrong slot shows.
+            let leaf_cells: Vec<Vec<u8>> = ks
+                .iter()
+                .enumerate()
+                .map(|(i, k)| node::leaf_cell_inline(k, &i.to_le_bytes()))
+                .collect();
+            let branch_cells: Vec<Vec<u8>> = ks
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let c = PageRef {
+                        id: 100 + i as u64,
+                        generation: 2,
+                    };
+                    node::branch_cell(k, c)
+                })
+                .collect();
             let mut leaf = vec![0u8; ps];
             let refs: Vec<&[u8]> = leaf_cells.iter().map(|c| &c[..]).collect();
             node::rebuild(&mut leaf, 5, 1, KIND_LEAF, 0, None, &refs);
@@ -263,6 +298,20 @@ mod tests {
                     bi.branch_search(&branch, &p),
                     page::branch_search(&branch, &p),
                     "branch, probe {p:?}, keys {ks:?}"
+                );
+                let inline = |v: Option<LeafVal<'_>>| match v {
+                    Some(LeafVal::Inline(v)) => Some(v.to_vec()),
+                    Some(LeafVal::Overflow { .. }) => panic!("no overflow values here"),
+                    None => None,
+                };
+                let plain = page::leaf_search(&leaf, &p)
+                    .ok()
+                    .map(|i| page::leaf_val(&leaf, i));
+                assert_eq!(inline(li.leaf_get(&leaf, &p)), inline(plain), "probe {p:?}");
+                assert_eq!(
+                    bi.child_for(&branch, &p),
+                    page::branch_child(&branch, page::branch_search(&branch, &p)),
+                    "probe {p:?}"
                 );
             }
         });
