@@ -81,6 +81,39 @@ fn check_child<F: DiskFile>(
     }
 }
 
+/// What one level of a point lookup found.
+enum GetStep {
+    /// Descend to this child; the page holding the reference is at `.1`.
+    Child(PageRef, u8),
+    Done(Option<Vec<u8>>),
+    Overflow {
+        first: PageRef,
+        len: usize,
+    },
+}
+
+/// One level of a point lookup on the page `f`, reached through `r` from a
+/// branch at `parent_level` (`None` for the root).
+#[inline]
+fn get_step<F: DiskFile>(
+    pool: &Pool<F>,
+    f: &Frame,
+    r: PageRef,
+    parent_level: Option<u8>,
+    key: &[u8],
+) -> Result<GetStep, BTreeError> {
+    pool.check_frame(f, r)?;
+    check_child(pool, f, r, parent_level)?;
+    if f.kind() == KIND_BRANCH {
+        return Ok(GetStep::Child(f.child_for(key), f.level()));
+    }
+    Ok(match f.leaf_get(key) {
+        None => GetStep::Done(None),
+        Some(LeafVal::Inline(v)) => GetStep::Done(Some(v.to_vec())),
+        Some(LeafVal::Overflow { first, len }) => GetStep::Overflow { first, len },
+    })
+}
+
 impl<D: Disk> Snapshot<D> {
     pub(crate) fn new(tree: BTree<D>, state: Arc<Committed>) -> Snapshot<D> {
         Snapshot { tree, state }
@@ -121,36 +154,28 @@ impl<D: Disk> Snapshot<D> {
         };
         let pool = &self.tree.shared.pool;
         // The root level borrows the pinned root frame: no pool probe.
-        let f = self.root_frame(root).await?;
-        if f.kind() != KIND_BRANCH {
-            return self.leaf_value(f, key).await;
-        }
-        let mut parent_level = Some(f.level());
-        let mut r = f.child_for(key);
+        let mut step = get_step(pool, self.root_frame(root).await?, root, None, key)?;
         loop {
-            let f = fetch(pool, r).await?;
-            check_child(pool, &f, r, parent_level)?;
-            if f.kind() == KIND_BRANCH {
-                parent_level = Some(f.level());
-                r = f.child_for(key);
-                continue;
+            match step {
+                // Below the root, a hit works under the shard lock instead of
+                // cloning (and later dropping) the frame's `Arc`.
+                GetStep::Child(r, level) => {
+                    step = match pool.with_cached(r.id, |f| get_step(pool, f, r, Some(level), key))
+                    {
+                        Some(s) => s?,
+                        None => {
+                            let f = pool.load(r).await?;
+                            get_step(pool, &f, r, Some(level), key)?
+                        }
+                    };
+                }
+                GetStep::Done(v) => return Ok(v),
+                GetStep::Overflow { first, len } => {
+                    return overflow::read(pool, first, len).await.map(Some);
+                }
             }
-            return self.leaf_value(&f, key).await;
         }
     }
-
-    async fn leaf_value(&self, f: &Frame, key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
-        let Some(v) = f.leaf_get(key) else {
-            return Ok(None);
-        };
-        match v {
-            LeafVal::Inline(v) => Ok(Some(v.to_vec())),
-            LeafVal::Overflow { first, len } => overflow::read(&self.tree.shared.pool, first, len)
-                .await
-                .map(Some),
-        }
-    }
-
     /// A cursor over keys in `start..end` (per the bounds), in `dir` order.
     pub fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, dir: Direction) -> Cursor<D> {
         Cursor {

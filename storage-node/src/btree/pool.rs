@@ -326,6 +326,21 @@ impl<F: DiskFile> Pool<F> {
         Some(f)
     }
 
+    /// Runs `f` on the cached frame for `id`, if resident (marking it
+    /// referenced), under its shard lock: no `Arc` clone and drop, but the
+    /// shard waits for `f`, so `f` must be short and must not touch the pool.
+    #[inline]
+    pub fn with_cached<T>(&self, id: u64, f: impl FnOnce(&Frame) -> T) -> Option<T> {
+        let mut guard = lock(&self.shards[shard_of(id)].0);
+        let s = &mut *guard;
+        let frame = s.map.get(&id)?;
+        s.hits += 1;
+        if !frame.referenced.load(Ordering::Relaxed) {
+            frame.referenced.store(true, Ordering::Relaxed);
+        }
+        Some(f(frame))
+    }
+
     /// Checks page bytes against the reference that led to them.
     #[inline]
     pub fn check_ref(&self, b: &[u8], r: PageRef) -> Result<(), BTreeError> {
