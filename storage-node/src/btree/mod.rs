@@ -16,7 +16,7 @@
 //!   `cache_bytes_max` of pages, counting clean, dirty, pinned and
 //!   write-transaction-private pages (`btree/pool.rs` lists what is not
 //!   counted: transient I/O buffers and per-frame bookkeeping, including a
-//!   search index of at most 1/8 page plus 64 bytes per cached page).
+//!   search index of at most 1/8 page plus 32 bytes per cached page).
 //! - **A damaged free list is rebuilt** at open by walking the tree (every
 //!   tree page verified), so the data stays readable.
 //! - **Snapshots**: [`Snapshot`] reads one committed state; its pages are

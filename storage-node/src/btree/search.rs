@@ -33,11 +33,13 @@ use std::cmp::Ordering;
 
 /// Longest common prefix an index stores; longer shared prefixes are cut
 /// (still a prefix of every key, so heads stay correct, only less selective).
-pub(crate) const PREFIX_MAX_BYTES: usize = 64;
+/// Stored inline, so reading it costs no cache miss of its own.
+pub(crate) const PREFIX_MAX_BYTES: usize = 32;
 
 /// Heads, cell offsets and common prefix of one leaf or branch page.
 pub(crate) struct SearchIndex {
-    prefix: Box<[u8]>,
+    prefix: [u8; PREFIX_MAX_BYTES],
+    prefix_len: u8,
     /// Per slot: `head << 16 | cell offset`, so ordered by head.
     slots: Box<[u32]>,
     is_leaf: bool,
@@ -94,7 +96,12 @@ impl SearchIndex {
             .count()
             .min(PREFIX_MAX_BYTES);
         Some(SearchIndex {
-            prefix: first[..p].into(),
+            prefix: {
+                let mut a = [0; PREFIX_MAX_BYTES];
+                a[..p].copy_from_slice(&first[..p]);
+                a
+            },
+            prefix_len: p as u8,
             slots: (0..n)
                 .map(|i| head(key(i), p) << 16 | slot_off(b, i) as u32)
                 .collect(),
@@ -114,7 +121,7 @@ impl SearchIndex {
 
     #[inline]
     fn span(&self, key: &[u8]) -> Span {
-        let p = self.prefix.len();
+        let p = usize::from(self.prefix_len);
         let m = p.min(key.len());
         match cmp_keys(&key[..m], &self.prefix[..m]) {
             Ordering::Less => return Span::Before,
