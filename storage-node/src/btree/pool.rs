@@ -7,9 +7,11 @@
 //!   exceeds the budget: a page must be reserved (evicting if needed) before
 //!   its buffer exists. `peak` records the high-water mark.
 //! - Lookup: 64 mutex-protected shards of `page id -> Arc<Frame>`. A hit
-//!   holds the shard lock only to clone the `Arc`; readers then work on the
-//!   raw bytes without locks. An `Arc` held outside the pool *pins* the
-//!   frame (it cannot be evicted while `strong_count > 1`).
+//!   either holds the shard lock only to clone the `Arc` (`lookup`, then
+//!   readers work on the raw bytes without locks), or runs a short closure
+//!   on the frame under the lock (`with_cached`: point gets, which then pay
+//!   no `Arc` reference-count traffic). An `Arc` held outside the pool
+//!   *pins* the frame (it cannot be evicted while `strong_count > 1`).
 //! - Eviction: second-chance FIFO (CLOCK) over a queue of `(id, serial)`;
 //!   referenced frames get another round, pinned frames are skipped, dirty
 //!   frames are written to their own location (always safe: see below) and
