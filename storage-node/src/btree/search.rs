@@ -192,6 +192,19 @@ impl SearchIndex {
     /// The value stored under `key` in the leaf `b`, if any.
     #[inline]
     pub fn leaf_get<'a>(&self, b: &'a [u8], key: &[u8]) -> Option<LeafVal<'a>> {
+        if let Span::Between(lo, hi) = self.span(key)
+            && hi == lo + 1
+        {
+            // The usual case: one candidate. Load the last byte of its
+            // value before comparing keys, so the value's cache lines are
+            // fetched while the comparison waits for the key's.
+            let off = self.off(lo);
+            let v = leaf_val_at(b, off);
+            if let LeafVal::Inline(bytes) = v {
+                std::hint::black_box(bytes.last().copied());
+            }
+            return (cmp_keys(leaf_key_at(b, off), key) == Ordering::Equal).then_some(v);
+        }
         let i = self.leaf_search(b, key).ok()?;
         Some(leaf_val_at(b, self.off(i)))
     }
