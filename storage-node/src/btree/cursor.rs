@@ -7,6 +7,12 @@
 //! content even after eviction from the pool. Snapshots are cheap: two `Arc`
 //! clones, no allocation.
 //!
+//! A point get descends without holding frames: the state's pinned root
+//! frame, then (if the root has at most 1/`ROOT_CHILDREN_POOL_SHARE` of the
+//! pool's pages as children) the root child the state pins on first use,
+//! then each lower page searched under its pool shard lock
+//! (`Pool::with_cached`); only misses and overflow values await.
+//!
 //! A copy-on-write tree has no sibling links, so a cursor keeps the path
 //! from the root as `(page ref, child index)` pairs and re-fetches branch
 //! pages (cheap hits, normally) when it moves to the next leaf. It pins
@@ -21,7 +27,11 @@ use super::pool::{Frame, Pool};
 use super::tree::BTree;
 use crate::io::{Disk, DiskFile};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// A committed state pins its root's children for point gets only if they
+/// are at most this fraction (1/n) of the pool's pages.
+const ROOT_CHILDREN_POOL_SHARE: usize = 16;
 
 /// Scan direction of a [`Cursor`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +93,12 @@ fn check_child<F: DiskFile>(
 
 /// What one level of a point lookup found.
 enum GetStep {
-    /// Descend to this child; the page holding the reference is at `.1`.
-    Child(PageRef, u8),
+    /// Descend to child `index` of a branch at `level`.
+    Child {
+        index: usize,
+        child: PageRef,
+        level: u8,
+    },
     Done(Option<Vec<u8>>),
     Overflow {
         first: PageRef,
@@ -105,7 +119,12 @@ fn get_step<F: DiskFile>(
     pool.check_frame(f, r)?;
     check_child(pool, f, r, parent_level)?;
     if f.kind() == KIND_BRANCH {
-        return Ok(GetStep::Child(f.child_for(key), f.level()));
+        let index = f.branch_search(key);
+        return Ok(GetStep::Child {
+            index,
+            child: f.child(index),
+            level: f.level(),
+        });
     }
     Ok(match f.leaf_get(key) {
         None => GetStep::Done(None),
@@ -147,19 +166,57 @@ impl<D: Disk> Snapshot<D> {
         Ok(self.state.root_frame.get_or_init(|| f))
     }
 
+    /// Child `index` (the page `r`) of the root frame `rf`, pinned by this
+    /// state, or `None` when the root has too many children to pin them
+    /// all: more than 1/[`ROOT_CHILDREN_POOL_SHARE`] of the pool.
+    async fn root_child(
+        &self,
+        rf: &Frame,
+        index: usize,
+        r: PageRef,
+    ) -> Result<Option<&Arc<Frame>>, BTreeError> {
+        let pool = &self.tree.shared.pool;
+        let n = rf.nslots() + 1;
+        if n > pool.frames_max() / ROOT_CHILDREN_POOL_SHARE {
+            return Ok(None);
+        }
+        let children = self
+            .state
+            .root_children
+            .get_or_init(|| (0..n).map(|_| OnceLock::new()).collect());
+        if let Some(f) = children[index].get() {
+            return Ok(Some(f));
+        }
+        let f = fetch(pool, r).await?;
+        Ok(Some(children[index].get_or_init(|| f)))
+    }
+
     /// The value stored under `key`, if any.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
         let Some(root) = self.state.root else {
             return Ok(None);
         };
         let pool = &self.tree.shared.pool;
-        // The root level borrows the pinned root frame: no pool probe.
-        let mut step = get_step(pool, self.root_frame(root).await?, root, None, key)?;
+        // The root level borrows the pinned root frame: no pool probe; so
+        // does the next one if this state pins the root's children.
+        let rf = self.root_frame(root).await?;
+        let mut step = get_step(pool, rf, root, None, key)?;
+        if let GetStep::Child {
+            index,
+            child,
+            level,
+        } = step
+            && let Some(f) = self.root_child(rf, index, child).await?
+        {
+            step = get_step(pool, f, child, Some(level), key)?;
+        }
         loop {
             match step {
-                // Below the root, a hit works under the shard lock instead of
+                // Below that, a hit works under the shard lock instead of
                 // cloning (and later dropping) the frame's `Arc`.
-                GetStep::Child(r, level) => {
+                GetStep::Child {
+                    child: r, level, ..
+                } => {
                     step = match pool.with_cached(r.id, |f| get_step(pool, f, r, Some(level), key))
                     {
                         Some(s) => s?,

@@ -59,7 +59,10 @@
 //!   searches the cached page under it; cursors clone the frame's `Arc`
 //!   instead, to keep their leaf); each committed state pins its root
 //!   frame, so the root costs no probe and readers do not all meet on one
-//!   shard lock. No allocation per level, no decoding of whole pages. Each
+//!   shard lock, and, for point gets, the root's children as gets reach
+//!   them if there are at most 1/16 of the pool's pages of them (one probe
+//!   less again; a later state shares the frames of unchanged children, so
+//!   live states pin little more than one such set). No allocation per level, no decoding of whole pages. Each
 //!   cached leaf and branch frame carries a search index built once when
 //!   the frame is created (`btree/search.rs`: the keys' common prefix, and
 //!   per key the next two bytes and its cell offset), so a lookup

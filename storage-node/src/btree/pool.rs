@@ -166,12 +166,12 @@ impl Frame {
         }
     }
 
-    /// The child of this branch that covers `key`.
+    /// `page::branch_child` on this page, through its index if it has one.
     #[inline]
-    pub fn child_for(&self, key: &[u8]) -> PageRef {
+    pub fn child(&self, i: usize) -> PageRef {
         match &self.index {
-            Some(ix) => ix.child_for(self.bytes(), key),
-            None => page::branch_child(self.bytes(), page::branch_search(self.bytes(), key)),
+            Some(ix) => ix.child(self.bytes(), i),
+            None => page::branch_child(self.bytes(), i),
         }
     }
 }
