@@ -152,11 +152,22 @@ impl SearchIndex {
     #[inline]
     pub fn leaf_search(&self, b: &[u8], key: &[u8]) -> Result<usize, usize> {
         debug_assert!(self.is_leaf);
-        let (mut lo, mut hi) = match self.span(key) {
-            Span::Before => return Err(0),
-            Span::After => return Err(self.nslots()),
-            Span::Between(lo, hi) => (lo, hi),
-        };
+        match self.span(key) {
+            Span::Before => Err(0),
+            Span::After => Err(self.nslots()),
+            Span::Between(lo, hi) => self.leaf_search_in(b, key, lo, hi),
+        }
+    }
+
+    /// Leaf search among slots `lo..hi`, all others known to differ.
+    #[inline]
+    fn leaf_search_in(
+        &self,
+        b: &[u8],
+        key: &[u8],
+        mut lo: usize,
+        mut hi: usize,
+    ) -> Result<usize, usize> {
         while lo < hi {
             let mid = (lo + hi) / 2;
             match cmp_keys(leaf_key_at(b, self.off(mid)), key) {
@@ -192,12 +203,15 @@ impl SearchIndex {
     /// The value stored under `key` in the leaf `b`, if any.
     #[inline]
     pub fn leaf_get<'a>(&self, b: &'a [u8], key: &[u8]) -> Option<LeafVal<'a>> {
-        if let Span::Between(lo, hi) = self.span(key)
-            && hi == lo + 1
-        {
+        debug_assert!(self.is_leaf);
+        let Span::Between(lo, hi) = self.span(key) else {
+            return None;
+        };
+        if hi == lo + 1 {
             // The usual case: one candidate. Load the last byte of its
             // value before comparing keys, so the value's cache lines are
-            // fetched while the comparison waits for the key's.
+            // fetched while the comparison waits for the key's (the page
+            // is valid, so every cell's value lies inside it).
             let off = self.off(lo);
             let v = leaf_val_at(b, off);
             if let LeafVal::Inline(bytes) = v {
@@ -205,7 +219,7 @@ impl SearchIndex {
             }
             return (cmp_keys(leaf_key_at(b, off), key) == Ordering::Equal).then_some(v);
         }
-        let i = self.leaf_search(b, key).ok()?;
+        let i = self.leaf_search_in(b, key, lo, hi).ok()?;
         Some(leaf_val_at(b, self.off(i)))
     }
 
