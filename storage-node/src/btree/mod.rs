@@ -57,21 +57,21 @@
 //!   the pool). Freeing one needs no reads.
 //! - **Read path**: one shard lock per level below the root (a point get
 //!   searches the cached page under it; cursors clone the frame's `Arc`
-//!   instead, to keep their leaf); each committed state pins its root
+//!   instead, to keep their leaf). Each committed state pins its root
 //!   frame, so the root costs no probe and readers do not all meet on one
-//!   shard lock, and, for point gets, the root's children as gets reach
-//!   them if there are at most 1/16 of the pool's pages of them (one probe
+//!   shard lock; for point gets it also pins the root's children as gets
+//!   reach them, if they are at most 1/16 of the pool's pages (one probe
 //!   less again; a later state shares the frames of unchanged children, so
-//!   live states pin little more than one such set). No allocation per level, no decoding of whole pages. Each
-//!   cached leaf and branch frame carries a search index built once when
-//!   the frame is created (`btree/search.rs`: the keys' common prefix, and
-//!   per key the next two bytes and its cell offset), so a lookup
-//!   binary-searches a small array and compares whole keys in the page
-//!   only where those bytes tie; pages without an index (crowded ones, a
-//!   write transaction's private pages) use binary search over the slot
-//!   offsets in the raw page bytes. Pages are validated once when read
-//!   from disk, so the hot path does no per-access checks beyond slice
-//!   bounds.
+//!   live states pin little more than one such set). No allocation per
+//!   level, no decoding of whole pages. Each cached leaf and branch frame
+//!   carries a search index built by its first search (`btree/search.rs`:
+//!   the keys' common prefix, and per key the next two bytes and its cell
+//!   offset), so a lookup binary-searches a small array and compares whole
+//!   keys in the page only where those bytes tie; pages without an index
+//!   (crowded ones, a write transaction's private pages) use binary search
+//!   over the slot offsets in the raw page bytes. Pages are validated once
+//!   when read from disk, so the hot path does no per-access checks beyond
+//!   slice bounds.
 //! - **Cancellation**: dropping a read or write future midway leaks nothing
 //!   (pool reservations and write-back marks are released by guards); a
 //!   write transaction whose operation was cancelled refuses further use; a

@@ -30,8 +30,8 @@
 //!   are not re-verified (their bytes never change); a hit only checks the
 //!   id and generation the frame copied from its header at creation.
 //! - Each frame of a leaf or branch page carries a [`SearchIndex`]
-//!   (`btree/search.rs`), built once from its bytes when the frame is
-//!   created, so lookups probe a small array instead of the page's cells.
+//!   (`btree/search.rs`), built from its bytes by the first search of the
+//!   frame, so lookups probe a small array instead of the page's cells.
 //!
 //! Not counted against the budget: short-lived I/O staging copies (at most
 //! [`WRITE_BATCH_PAGES`] per writer); overflow values, which are read and
@@ -46,7 +46,7 @@ use crate::io::{DiskFile, IoBuf};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 const SHARDS: usize = 64;
 /// Most pages written in one I/O (bounds the staging buffer).
@@ -75,16 +75,18 @@ impl Hasher for IdHasher {
 pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// One cached page. Its bytes never change while it is cached (committed
-/// pages are immutable), so the header fields and the search index copied
-/// out of them at creation stay exact; readers use those and touch the page
-/// bytes only for the cells they compare.
+/// pages are immutable), so the header fields copied out of them at
+/// creation and the search index built from them stay exact; readers use
+/// those and touch the page bytes only for the cells they compare.
 pub(crate) struct Frame {
     buf: IoBuf,
     /// The page header's id and generation.
     page: PageRef,
     kind: u8,
     level: u8,
-    index: Option<SearchIndex>,
+    /// Built by the first search of this frame (frames that are only
+    /// written, or read by write transactions, never pay for one).
+    index: OnceLock<Option<SearchIndex>>,
     serial: u64,
     dirty: AtomicBool,
     /// Freed by a committed transaction: a checkpoint need not write it.
@@ -103,7 +105,7 @@ impl Frame {
             },
             kind: page::kind(&buf),
             level: page::level(&buf),
-            index: SearchIndex::build(&buf),
+            index: OnceLock::new(),
             buf,
             serial,
             dirty: AtomicBool::new(dirty),
@@ -116,6 +118,14 @@ impl Frame {
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         self.buf.as_slice()
+    }
+
+    /// The search index, built on first use; `None` if the page gets none.
+    #[inline]
+    fn index(&self) -> Option<&SearchIndex> {
+        self.index
+            .get_or_init(|| SearchIndex::build(self.bytes()))
+            .as_ref()
     }
 
     #[inline]
@@ -131,7 +141,7 @@ impl Frame {
     /// Slot count of a leaf or branch page.
     #[inline]
     pub fn nslots(&self) -> usize {
-        match &self.index {
+        match self.index() {
             Some(ix) => ix.nslots(),
             None => page::nslots(self.bytes()),
         }
@@ -140,7 +150,7 @@ impl Frame {
     /// `page::leaf_search` on this page, through its index if it has one.
     #[inline]
     pub fn leaf_search(&self, key: &[u8]) -> Result<usize, usize> {
-        match &self.index {
+        match self.index() {
             Some(ix) => ix.leaf_search(self.bytes(), key),
             None => page::leaf_search(self.bytes(), key),
         }
@@ -149,7 +159,7 @@ impl Frame {
     /// `page::branch_search` on this page, through its index if it has one.
     #[inline]
     pub fn branch_search(&self, key: &[u8]) -> usize {
-        match &self.index {
+        match self.index() {
             Some(ix) => ix.branch_search(self.bytes(), key),
             None => page::branch_search(self.bytes(), key),
         }
@@ -158,7 +168,7 @@ impl Frame {
     /// The value stored under `key` in this leaf, if any.
     #[inline]
     pub fn leaf_get(&self, key: &[u8]) -> Option<LeafVal<'_>> {
-        match &self.index {
+        match self.index() {
             Some(ix) => ix.leaf_get(self.bytes(), key),
             None => page::leaf_search(self.bytes(), key)
                 .ok()
@@ -169,7 +179,7 @@ impl Frame {
     /// `page::branch_child` on this page, through its index if it has one.
     #[inline]
     pub fn child(&self, i: usize) -> PageRef {
-        match &self.index {
+        match self.index() {
             Some(ix) => ix.child(self.bytes(), i),
             None => page::branch_child(self.bytes(), i),
         }
