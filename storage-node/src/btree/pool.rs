@@ -138,12 +138,13 @@ impl Frame {
         self.level
     }
 
-    /// Slot count of a leaf or branch page.
+    /// Slot count of a leaf or branch page (does not build the index:
+    /// cursors stepping through leaves only need the count).
     #[inline]
     pub fn nslots(&self) -> usize {
-        match self.index() {
-            Some(ix) => ix.nslots(),
-            None => page::nslots(self.bytes()),
+        match self.index.get() {
+            Some(Some(ix)) => ix.nslots(),
+            _ => page::nslots(self.bytes()),
         }
     }
 
