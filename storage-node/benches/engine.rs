@@ -11,6 +11,14 @@
 //! - point gets on a cached tree (50k keys, 100 B values), one reader.
 //! - scans of 100 consecutive items from random starts, one reader.
 //! - floor: one writer, 1 KB `pwrite` + `fdatasync` in a loop (std::fs).
+//!
+//! `CAIRN_BENCH_ONLY=gets` runs only the point-get rounds and also prints
+//! how many gets each system did: for profiling, e.g. under
+//! `valgrind --tool=callgrind --toggle-collect='*cairn_gets*'` (the get
+//! loops are `#[inline(never)]` so they can be selected by name), dividing
+//! the instructions by the printed count. `CAIRN_BENCH_IO=std` (default
+//! `uring`) selects Cairn's I/O engine; valgrind cannot run io_uring, and
+//! cached gets do no I/O either way.
 
 use redb::ReadableDatabase;
 use std::path::{Path, PathBuf};
@@ -46,7 +54,10 @@ fn loadavg() -> String {
 }
 
 async fn open_engine(dir: &Path) -> Engine<AnyDisk> {
-    let disk = open_disk(IoEngine::Uring).expect("io_uring engine");
+    let io: IoEngine = std::env::var("CAIRN_BENCH_IO")
+        .map(|s| s.parse().expect("CAIRN_BENCH_IO"))
+        .unwrap_or(IoEngine::Uring);
+    let disk = open_disk(io).expect("io engine");
     let mut cfg = EngineConfig::new(dir);
     cfg.wal.segment_size_bytes = 64 << 20;
     cfg.tree.cache_bytes_max = 256 << 20;
@@ -231,7 +242,9 @@ fn load_readers(base: &Path) -> Readers {
 
 const OPS_PER_VIEW: u64 = 100;
 
-fn cairn_gets(r: &Readers, secs: f64, seed: u64) -> f64 {
+/// Point gets for `secs`: (gets/s, gets done).
+#[inline(never)]
+fn cairn_gets(r: &Readers, secs: f64, seed: u64) -> (f64, u64) {
     r.rt.block_on(async {
         let mut rng = Rng::new(seed);
         let start = Instant::now();
@@ -244,11 +257,12 @@ fn cairn_gets(r: &Readers, secs: f64, seed: u64) -> f64 {
                 n += 1;
             }
         }
-        n as f64 / start.elapsed().as_secs_f64()
+        (n as f64 / start.elapsed().as_secs_f64(), n)
     })
 }
 
-fn redb_gets(r: &Readers, secs: f64, seed: u64) -> f64 {
+#[inline(never)]
+fn redb_gets(r: &Readers, secs: f64, seed: u64) -> (f64, u64) {
     let mut rng = Rng::new(seed);
     let start = Instant::now();
     let mut n = 0u64;
@@ -261,7 +275,7 @@ fn redb_gets(r: &Readers, secs: f64, seed: u64) -> f64 {
             n += 1;
         }
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    (n as f64 / start.elapsed().as_secs_f64(), n)
 }
 
 fn cairn_scans(r: &Readers, secs: f64, seed: u64) -> f64 {
@@ -312,6 +326,31 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
+/// `CAIRN_BENCH_ONLY=gets`: the point-get rounds alone, with op counts.
+fn only_gets(base: &Path, rounds: u64, secs: f64, load_start: &str) {
+    let readers = load_readers(base);
+    let (mut cg, mut rg, mut cn, mut rn) = (vec![], vec![], 0, 0);
+    for round in 0..rounds {
+        let (rate, n) = cairn_gets(&readers, secs, round);
+        cg.push(rate);
+        cn += n;
+        let (rate, n) = redb_gets(&readers, secs, round);
+        rg.push(rate);
+        rn += n;
+    }
+    let _ = std::fs::remove_dir_all(base);
+    println!(
+        "point gets only, {rounds} alternating rounds of {secs} s, load {load_start}→{}",
+        loadavg()
+    );
+    println!(
+        "cairn: {:.0} gets/s ({cn} gets), redb: {:.0} gets/s ({rn} gets), ratio {:.2}",
+        mean(&cg),
+        mean(&rg),
+        mean(&cg) / mean(&rg)
+    );
+}
+
 fn main() {
     let secs: f64 = std::env::var("CAIRN_BENCH_SECS")
         .ok()
@@ -321,7 +360,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| std::env::temp_dir().join("cairn-bench"));
     let load_start = loadavg();
-    let rounds = 2;
+    let rounds: u64 = 2;
+    if std::env::var("CAIRN_BENCH_ONLY").as_deref() == Ok("gets") {
+        return only_gets(&base, rounds, secs, &load_start);
+    }
     let (mut c64, mut r64, mut c1, mut r1, mut per_sync, mut floor) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..rounds {
@@ -335,9 +377,9 @@ fn main() {
     }
     let readers = load_readers(&base);
     let (mut cg, mut rg, mut cs, mut rs) = (vec![], vec![], vec![], vec![]);
-    for round in 0..rounds as u64 {
-        cg.push(cairn_gets(&readers, secs, round));
-        rg.push(redb_gets(&readers, secs, round));
+    for round in 0..rounds {
+        cg.push(cairn_gets(&readers, secs, round).0);
+        rg.push(redb_gets(&readers, secs, round).0);
         cs.push(cairn_scans(&readers, secs, round));
         rs.push(redb_scans(&readers, secs, round));
     }

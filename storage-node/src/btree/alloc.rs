@@ -34,6 +34,10 @@ pub(crate) struct Committed {
     /// the first reader after open): saves every lookup one pool probe and
     /// keeps readers off the root's shard lock.
     pub root_frame: OnceLock<Arc<Frame>>,
+    /// The root's children, each pinned by the first point get that
+    /// reaches it while this state lives, if the root is a branch with few
+    /// enough children (`btree/cursor.rs`): saves gets a second pool probe.
+    pub root_children: OnceLock<Box<[OnceLock<Arc<Frame>>]>>,
 }
 
 impl Committed {
@@ -42,6 +46,7 @@ impl Committed {
             txn,
             root,
             root_frame: OnceLock::new(),
+            root_children: OnceLock::new(),
         }
     }
 }

@@ -54,7 +54,7 @@ impl<D: Disk> Snapshot<D> {
             let r = v.page;
             let bytes = match pool.lookup(r.id) {
                 Some(f) => {
-                    pool.check_ref(f.bytes(), r)?;
+                    pool.check_frame(&f, r)?;
                     f.bytes().to_vec()
                 }
                 None => pool.read_verified(r).await?.to_vec(),

@@ -7,6 +7,12 @@
 //! content even after eviction from the pool. Snapshots are cheap: two `Arc`
 //! clones, no allocation.
 //!
+//! A point get descends without holding frames: the state's pinned root
+//! frame, then (if the root has at most 1/`ROOT_CHILDREN_POOL_SHARE` of the
+//! pool's pages as children) the root child the state pins on first use,
+//! then each lower page searched under its pool shard lock
+//! (`Pool::with_cached`); only misses and overflow values await.
+//!
 //! A copy-on-write tree has no sibling links, so a cursor keeps the path
 //! from the root as `(page ref, child index)` pairs and re-fetches branch
 //! pages (cheap hits, normally) when it moves to the next leaf. It pins
@@ -16,15 +22,16 @@
 use super::BTreeError;
 use super::alloc::Committed;
 use super::overflow;
-use super::page::{
-    self, KIND_BRANCH, KIND_LEAF, LeafVal, PageRef, branch_child, branch_search, leaf_search,
-    leaf_val, nslots,
-};
+use super::page::{self, KIND_BRANCH, KIND_LEAF, LeafVal, PageRef, branch_child, leaf_val, nslots};
 use super::pool::{Frame, Pool};
 use super::tree::BTree;
 use crate::io::{Disk, DiskFile};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// A committed state pins its root's children for point gets only if they
+/// are at most this fraction (1/n) of the pool's pages.
+const ROOT_CHILDREN_POOL_SHARE: usize = 16;
 
 /// Scan direction of a [`Cursor`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +60,7 @@ impl<D: Disk> Clone for Snapshot<D> {
 #[inline]
 async fn fetch<F: DiskFile>(pool: &Pool<F>, r: PageRef) -> Result<Arc<Frame>, BTreeError> {
     if let Some(f) = pool.lookup(r.id) {
-        pool.check_ref(f.bytes(), r)?;
+        pool.check_frame(&f, r)?;
         return Ok(f);
     }
     pool.load(r).await
@@ -64,13 +71,13 @@ async fn fetch<F: DiskFile>(pool: &Pool<F>, r: PageRef) -> Result<Arc<Frame>, BT
 #[inline]
 fn check_child<F: DiskFile>(
     pool: &Pool<F>,
-    b: &[u8],
+    f: &Frame,
     r: PageRef,
     parent_level: Option<u8>,
 ) -> Result<(), BTreeError> {
-    let k = page::kind(b);
-    let ok = (k == KIND_LEAF || k == KIND_BRANCH)
-        && parent_level.is_none_or(|p| page::level(b) + 1 == p);
+    let k = f.kind();
+    let ok =
+        (k == KIND_LEAF || k == KIND_BRANCH) && parent_level.is_none_or(|p| f.level() + 1 == p);
     if ok {
         Ok(())
     } else {
@@ -78,10 +85,52 @@ fn check_child<F: DiskFile>(
             r.id,
             format!(
                 "page of kind {k} at level {} where a tree page below level {parent_level:?} belongs",
-                page::level(b)
+                f.level()
             ),
         ))
     }
+}
+
+/// What one level of a point lookup found.
+enum GetStep {
+    /// Descend to child `index` of a branch at `level`.
+    Child {
+        index: usize,
+        child: PageRef,
+        level: u8,
+    },
+    Done(Option<Vec<u8>>),
+    Overflow {
+        first: PageRef,
+        len: usize,
+    },
+}
+
+/// One level of a point lookup on the page `f`, reached through `r` from a
+/// branch at `parent_level` (`None` for the root).
+#[inline]
+fn get_step<F: DiskFile>(
+    pool: &Pool<F>,
+    f: &Frame,
+    r: PageRef,
+    parent_level: Option<u8>,
+    key: &[u8],
+) -> Result<GetStep, BTreeError> {
+    pool.check_frame(f, r)?;
+    check_child(pool, f, r, parent_level)?;
+    if f.kind() == KIND_BRANCH {
+        let index = f.branch_search(key);
+        return Ok(GetStep::Child {
+            index,
+            child: f.child(index),
+            level: f.level(),
+        });
+    }
+    Ok(match f.leaf_get(key) {
+        None => GetStep::Done(None),
+        Some(LeafVal::Inline(v)) => GetStep::Done(Some(v.to_vec())),
+        Some(LeafVal::Overflow { first, len }) => GetStep::Overflow { first, len },
+    })
 }
 
 impl<D: Disk> Snapshot<D> {
@@ -113,8 +162,33 @@ impl<D: Disk> Snapshot<D> {
         }
         let pool = &self.tree.shared.pool;
         let f = fetch(pool, root).await?;
-        check_child(pool, f.bytes(), root, None)?;
+        check_child(pool, &f, root, None)?;
         Ok(self.state.root_frame.get_or_init(|| f))
+    }
+
+    /// Child `index` (the page `r`) of the root frame `rf`, pinned by this
+    /// state, or `None` when the root has too many children to pin them
+    /// all: more than 1/[`ROOT_CHILDREN_POOL_SHARE`] of the pool.
+    async fn root_child(
+        &self,
+        rf: &Frame,
+        index: usize,
+        r: PageRef,
+    ) -> Result<Option<&Arc<Frame>>, BTreeError> {
+        let pool = &self.tree.shared.pool;
+        let n = rf.nslots() + 1;
+        if n > pool.frames_max() / ROOT_CHILDREN_POOL_SHARE {
+            return Ok(None);
+        }
+        let children = self
+            .state
+            .root_children
+            .get_or_init(|| (0..n).map(|_| OnceLock::new()).collect());
+        if let Some(f) = children[index].get() {
+            return Ok(Some(f));
+        }
+        let f = fetch(pool, r).await?;
+        Ok(Some(children[index].get_or_init(|| f)))
     }
 
     /// The value stored under `key`, if any.
@@ -123,38 +197,42 @@ impl<D: Disk> Snapshot<D> {
             return Ok(None);
         };
         let pool = &self.tree.shared.pool;
-        // The root level borrows the pinned root frame: no pool probe.
-        let b = self.root_frame(root).await?.bytes();
-        if page::kind(b) != KIND_BRANCH {
-            return self.leaf_value(b, key).await;
+        // The root level borrows the pinned root frame: no pool probe; so
+        // does the next one if this state pins the root's children.
+        let rf = self.root_frame(root).await?;
+        let mut step = get_step(pool, rf, root, None, key)?;
+        if let GetStep::Child {
+            index,
+            child,
+            level,
+        } = step
+            && let Some(f) = self.root_child(rf, index, child).await?
+        {
+            step = get_step(pool, f, child, Some(level), key)?;
         }
-        let mut parent_level = Some(page::level(b));
-        let mut r = branch_child(b, branch_search(b, key));
         loop {
-            let f = fetch(pool, r).await?;
-            let b = f.bytes();
-            check_child(pool, b, r, parent_level)?;
-            if page::kind(b) == KIND_BRANCH {
-                parent_level = Some(page::level(b));
-                r = branch_child(b, branch_search(b, key));
-                continue;
+            match step {
+                // Below that, a hit works under the shard lock instead of
+                // cloning (and later dropping) the frame's `Arc`.
+                GetStep::Child {
+                    child: r, level, ..
+                } => {
+                    step = match pool.with_cached(r.id, |f| get_step(pool, f, r, Some(level), key))
+                    {
+                        Some(s) => s?,
+                        None => {
+                            let f = pool.load(r).await?;
+                            get_step(pool, &f, r, Some(level), key)?
+                        }
+                    };
+                }
+                GetStep::Done(v) => return Ok(v),
+                GetStep::Overflow { first, len } => {
+                    return overflow::read(pool, first, len).await.map(Some);
+                }
             }
-            return self.leaf_value(b, key).await;
         }
     }
-
-    async fn leaf_value(&self, b: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, BTreeError> {
-        let Ok(i) = leaf_search(b, key) else {
-            return Ok(None);
-        };
-        match leaf_val(b, i) {
-            LeafVal::Inline(v) => Ok(Some(v.to_vec())),
-            LeafVal::Overflow { first, len } => overflow::read(&self.tree.shared.pool, first, len)
-                .await
-                .map(Some),
-        }
-    }
-
     /// A cursor over keys in `start..end` (per the bounds), in `dir` order.
     pub fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>, dir: Direction) -> Cursor<D> {
         Cursor {
@@ -325,31 +403,30 @@ impl<D: Disk> Cursor<D> {
             } else {
                 fetch(self.pool(), r).await?
             };
-            let b = f.bytes();
-            check_child(self.pool(), b, r, parent_level)?;
-            let n = nslots(b);
-            if page::kind(b) == KIND_BRANCH {
+            check_child(self.pool(), &f, r, parent_level)?;
+            let n = f.nslots();
+            if f.kind() == KIND_BRANCH {
                 let ci = match &target {
-                    Some(k) => branch_search(b, k),
+                    Some(k) => f.branch_search(k),
                     None if fwd => 0,
                     None => n,
                 };
-                parent_level = Some(page::level(b));
+                parent_level = Some(f.level());
                 self.stack.push(Level {
                     page: r,
                     child: ci,
                     nslots: n,
-                    level: page::level(b),
+                    level: f.level(),
                 });
-                r = branch_child(b, ci);
+                r = branch_child(f.bytes(), ci);
                 continue;
             }
             // Leaf: pick the slot at or past the near bound.
             let slot: Option<usize> = if fwd {
                 let i = match &self.start {
                     Bound::Unbounded => 0,
-                    Bound::Included(k) => leaf_search(b, k).unwrap_or_else(|i| i),
-                    Bound::Excluded(k) => match leaf_search(b, k) {
+                    Bound::Included(k) => f.leaf_search(k).unwrap_or_else(|i| i),
+                    Bound::Excluded(k) => match f.leaf_search(k) {
                         Ok(i) => i + 1,
                         Err(i) => i,
                     },
@@ -358,11 +435,11 @@ impl<D: Disk> Cursor<D> {
             } else {
                 let past = match &self.end {
                     Bound::Unbounded => n,
-                    Bound::Included(k) => match leaf_search(b, k) {
+                    Bound::Included(k) => match f.leaf_search(k) {
                         Ok(i) => i + 1,
                         Err(i) => i,
                     },
-                    Bound::Excluded(k) => leaf_search(b, k).unwrap_or_else(|i| i),
+                    Bound::Excluded(k) => f.leaf_search(k).unwrap_or_else(|i| i),
                 };
                 past.checked_sub(1)
             };
@@ -428,19 +505,18 @@ impl<D: Disk> Cursor<D> {
             // Descend to the edge leaf of that subtree.
             loop {
                 let f = fetch(self.pool(), r).await?;
-                let b = f.bytes();
-                check_child(self.pool(), b, r, parent_level)?;
-                let n = nslots(b);
-                if page::kind(b) == KIND_BRANCH {
+                check_child(self.pool(), &f, r, parent_level)?;
+                let n = f.nslots();
+                if f.kind() == KIND_BRANCH {
                     let ci = if fwd { 0 } else { n };
-                    parent_level = Some(page::level(b));
+                    parent_level = Some(f.level());
                     self.stack.push(Level {
                         page: r,
                         child: ci,
                         nslots: n,
-                        level: page::level(b),
+                        level: f.level(),
                     });
-                    r = branch_child(b, ci);
+                    r = branch_child(f.bytes(), ci);
                     continue;
                 }
                 if n == 0 {

@@ -14,8 +14,9 @@
 //!   returns wrong data and bad disk data never panics.
 //! - **Bounded memory**: the buffer pool never holds more than
 //!   `cache_bytes_max` of pages, counting clean, dirty, pinned and
-//!   write-transaction-private pages (`btree/pool.rs` lists the transient
-//!   buffers that are not counted).
+//!   write-transaction-private pages (`btree/pool.rs` lists what is not
+//!   counted: transient I/O buffers and per-frame bookkeeping, including a
+//!   search index of at most 1/8 page plus 32 bytes per cached page).
 //! - **A damaged free list is rebuilt** at open by walking the tree (every
 //!   tree page verified), so the data stays readable.
 //! - **Snapshots**: [`Snapshot`] reads one committed state; its pages are
@@ -54,12 +55,23 @@
 //!   overflow pages, read and written with one I/O per
 //!   `WRITE_BATCH_PAGES` pages and never cached (large values would flush
 //!   the pool). Freeing one needs no reads.
-//! - **Read path**: binary search over the slot offsets in the raw page
-//!   bytes; one shard-lock + `Arc` clone per level below the root (each
-//!   committed state pins its root frame, so the root costs no probe and
-//!   readers do not all meet on one shard lock), no allocation per level,
-//!   no decoding of whole pages. Pages are validated once when read from
-//!   disk, so the hot path does no per-access checks beyond slice bounds.
+//! - **Read path**: one shard lock per level below the root (a point get
+//!   searches the cached page under it; cursors clone the frame's `Arc`
+//!   instead, to keep their leaf). Each committed state pins its root
+//!   frame, so the root costs no probe and readers do not all meet on one
+//!   shard lock; for point gets it also pins the root's children as gets
+//!   reach them, if they are at most 1/16 of the pool's pages (one probe
+//!   less again; a later state shares the frames of unchanged children, so
+//!   live states pin little more than one such set). No allocation per
+//!   level, no decoding of whole pages. Each cached leaf and branch frame
+//!   carries a search index built by its first search (`btree/search.rs`:
+//!   the keys' common prefix, and per key the next two bytes and its cell
+//!   offset), so a lookup binary-searches a small array and compares whole
+//!   keys in the page only where those bytes tie; pages without an index
+//!   (crowded ones, a write transaction's private pages) use binary search
+//!   over the slot offsets in the raw page bytes. Pages are validated once
+//!   when read from disk, so the hot path does no per-access checks beyond
+//!   slice bounds.
 //! - **Cancellation**: dropping a read or write future midway leaks nothing
 //!   (pool reservations and write-back marks are released by guards); a
 //!   write transaction whose operation was cancelled refuses further use; a
@@ -139,10 +151,11 @@
 //! # Files
 //! `page.rs` (format, accessors), `node.rs` (page mutation, splits),
 //! `superblock.rs`, `alloc.rs` (allocation and reuse rules), `pool.rs`
-//! (buffer pool), `tree.rs` (open, snapshots, stats), `txn.rs` and
-//! `rebalance.rs` (write transactions), `overflow.rs`, `cursor.rs`
-//! (snapshot reads and range cursors), `check.rs` (whole-snapshot
-//! verification for scrub), `checkpoint.rs`; tests in `tests/`.
+//! (buffer pool), `search.rs` (per-frame search index), `tree.rs` (open,
+//! snapshots, stats), `txn.rs` and `rebalance.rs` (write transactions),
+//! `overflow.rs`, `cursor.rs` (snapshot reads and range cursors),
+//! `check.rs` (whole-snapshot verification for scrub), `checkpoint.rs`;
+//! tests in `tests/`.
 //! The `Disk` seam is `io/`; the engine that drives this is `engine/`.
 
 mod alloc;
@@ -154,6 +167,7 @@ mod overflow;
 mod page;
 mod pool;
 mod rebalance;
+mod search;
 mod superblock;
 mod tree;
 mod txn;

@@ -205,7 +205,12 @@ pub(crate) fn used_bytes(b: &[u8]) -> usize {
 
 #[inline]
 pub(crate) fn leaf_key(b: &[u8], i: usize) -> &[u8] {
-    let off = slot_off(b, i);
+    leaf_key_at(b, slot_off(b, i))
+}
+
+/// The key of the leaf cell at byte offset `off`.
+#[inline]
+pub(crate) fn leaf_key_at(b: &[u8], off: usize) -> &[u8] {
     let klen = u16_at(b, off) as usize;
     &b[off + LEAF_CELL_HDR..off + LEAF_CELL_HDR + klen]
 }
@@ -220,7 +225,12 @@ pub(crate) enum LeafVal<'a> {
 /// Byte range of the inline value of cell `i`, or its overflow reference.
 #[inline]
 pub(crate) fn leaf_val(b: &[u8], i: usize) -> LeafVal<'_> {
-    let off = slot_off(b, i);
+    leaf_val_at(b, slot_off(b, i))
+}
+
+/// The value of the leaf cell at byte offset `off`.
+#[inline]
+pub(crate) fn leaf_val_at(b: &[u8], off: usize) -> LeafVal<'_> {
     let klen = u16_at(b, off) as usize;
     let vlen = u32_at(b, off + 2);
     let v = off + LEAF_CELL_HDR + klen;
@@ -252,9 +262,23 @@ pub(crate) fn leaf_cell_len_at(b: &[u8], off: usize) -> usize {
 
 #[inline]
 pub(crate) fn branch_key(b: &[u8], i: usize) -> &[u8] {
-    let off = slot_off(b, i);
+    branch_key_at(b, slot_off(b, i))
+}
+
+/// The separator of the branch cell at byte offset `off`.
+#[inline]
+pub(crate) fn branch_key_at(b: &[u8], off: usize) -> &[u8] {
     let klen = u16_at(b, off) as usize;
     &b[off + BRANCH_CELL_HDR..off + BRANCH_CELL_HDR + klen]
+}
+
+/// The child stored in the branch cell at byte offset `off`.
+#[inline]
+pub(crate) fn branch_cell_child_at(b: &[u8], off: usize) -> PageRef {
+    PageRef {
+        id: u64_at(b, off + 2),
+        generation: u64_at(b, off + 10),
+    }
 }
 
 /// Child `i` of a branch (`0..=nslots`): child 0 is in the header, child
@@ -264,11 +288,7 @@ pub(crate) fn branch_child(b: &[u8], i: usize) -> PageRef {
     if i == 0 {
         aux_ref(b)
     } else {
-        let off = slot_off(b, i - 1);
-        PageRef {
-            id: u64_at(b, off + 2),
-            generation: u64_at(b, off + 10),
-        }
+        branch_cell_child_at(b, slot_off(b, i - 1))
     }
 }
 
@@ -288,6 +308,29 @@ pub(crate) fn cell(b: &[u8], i: usize) -> &[u8] {
     &b[off..off + len]
 }
 
+/// Lexicographic byte-string order (the order of `<[u8]>::cmp`), inlined:
+/// eight bytes per step as big-endian words instead of a `memcmp` call,
+/// which costs more than the whole comparison for keys of a few dozen
+/// bytes (a point get compares keys ~20 times).
+#[inline]
+pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let (mut ac, mut bc) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    for (x, y) in (&mut ac).zip(&mut bc) {
+        let x = u64::from_be_bytes(x.try_into().expect("8 bytes"));
+        let y = u64::from_be_bytes(y.try_into().expect("8 bytes"));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    for (x, y) in ac.remainder().iter().zip(bc.remainder()) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// Binary search over the leaf's slots: `Ok(i)` if key `i` equals `key`,
 /// else `Err(i)` where it would be inserted.
 #[inline]
@@ -295,7 +338,7 @@ pub(crate) fn leaf_search(b: &[u8], key: &[u8]) -> Result<usize, usize> {
     let (mut lo, mut hi) = (0, nslots(b));
     while lo < hi {
         let mid = (lo + hi) / 2;
-        match leaf_key(b, mid).cmp(key) {
+        match cmp_keys(leaf_key(b, mid), key) {
             Ordering::Less => lo = mid + 1,
             Ordering::Greater => hi = mid,
             Ordering::Equal => return Ok(mid),
@@ -311,7 +354,7 @@ pub(crate) fn branch_search(b: &[u8], key: &[u8]) -> usize {
     let (mut lo, mut hi) = (0, nslots(b));
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if branch_key(b, mid) <= key {
+        if cmp_keys(branch_key(b, mid), key) != Ordering::Greater {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -441,6 +484,24 @@ mod tests {
                 b[byte] ^= 1 << bit;
             }
         }
+    }
+
+    #[test]
+    fn cmp_keys_matches_slice_order() {
+        crate::rng::for_each_seed("cmp_keys_matches_slice_order", 4, |seed| {
+            let mut rng = crate::rng::Rng::new(seed);
+            let mut keys: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0, 0], vec![255; 9]];
+            for _ in 0..200 {
+                let len = rng.below(20) as usize;
+                // A small alphabet makes long common prefixes likely.
+                keys.push((0..len).map(|_| rng.below(3) as u8 * 127).collect());
+            }
+            for a in &keys {
+                for b in &keys {
+                    assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+                }
+            }
+        });
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //!   exceeds the budget: a page must be reserved (evicting if needed) before
 //!   its buffer exists. `peak` records the high-water mark.
 //! - Lookup: 64 mutex-protected shards of `page id -> Arc<Frame>`. A hit
-//!   holds the shard lock only to clone the `Arc`; readers then work on the
-//!   raw bytes without locks. An `Arc` held outside the pool *pins* the
-//!   frame (it cannot be evicted while `strong_count > 1`).
+//!   either holds the shard lock only to clone the `Arc` (`lookup`, then
+//!   readers work on the raw bytes without locks), or runs a short closure
+//!   on the frame under the lock (`with_cached`: point gets, which then pay
+//!   no `Arc` reference-count traffic). An `Arc` held outside the pool
+//!   *pins* the frame (it cannot be evicted while `strong_count > 1`).
 //! - Eviction: second-chance FIFO (CLOCK) over a queue of `(id, serial)`;
 //!   referenced frames get another round, pinned frames are skipped, dirty
 //!   frames are written to their own location (always safe: see below) and
@@ -24,19 +26,27 @@
 //!   its old content.
 //! - Every page read from disk is verified: checksum, the id and generation
 //!   the reference expects, and `page::validate`; failures are
-//!   `BTreeError::Corrupt` naming the file and byte offset.
+//!   `BTreeError::Corrupt` naming the file and byte offset. Cached frames
+//!   are not re-verified (their bytes never change); a hit only checks the
+//!   id and generation the frame copied from its header at creation.
+//! - Each frame of a leaf or branch page carries a [`SearchIndex`]
+//!   (`btree/search.rs`), built from its bytes by the first search of the
+//!   frame, so lookups probe a small array instead of the page's cells.
 //!
 //! Not counted against the budget: short-lived I/O staging copies (at most
-//! [`WRITE_BATCH_PAGES`] per writer) and overflow values, which are read and
-//! written straight from disk (`btree/overflow.rs`) and never cached.
+//! [`WRITE_BATCH_PAGES`] per writer); overflow values, which are read and
+//! written straight from disk (`btree/overflow.rs`) and never cached; and
+//! per-frame bookkeeping: the `Frame` struct, its map and CLOCK entries and
+//! its search index (at most `page_size / 8 + PREFIX_MAX_BYTES` bytes).
 
 use super::BTreeError;
-use super::page::{self, PageRef};
+use super::page::{self, LeafVal, PageRef};
+use super::search::SearchIndex;
 use crate::io::{DiskFile, IoBuf};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 const SHARDS: usize = 64;
 /// Most pages written in one I/O (bounds the staging buffer).
@@ -64,9 +74,19 @@ impl Hasher for IdHasher {
 
 pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// One cached page.
+/// One cached page. Its bytes never change while it is cached (committed
+/// pages are immutable), so the header fields copied out of them at
+/// creation and the search index built from them stay exact; readers use
+/// those and touch the page bytes only for the cells they compare.
 pub(crate) struct Frame {
     buf: IoBuf,
+    /// The page header's id and generation.
+    page: PageRef,
+    kind: u8,
+    level: u8,
+    /// Built by the first search of this frame (frames that are only
+    /// written, or read by write transactions, never pay for one).
+    index: OnceLock<Option<SearchIndex>>,
     serial: u64,
     dirty: AtomicBool,
     /// Freed by a committed transaction: a checkpoint need not write it.
@@ -76,9 +96,94 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// A frame for a valid page (verified from disk, or being committed).
+    fn new(buf: IoBuf, serial: u64, dirty: bool) -> Frame {
+        Frame {
+            page: PageRef {
+                id: page::page_id(&buf),
+                generation: page::page_gen(&buf),
+            },
+            kind: page::kind(&buf),
+            level: page::level(&buf),
+            index: OnceLock::new(),
+            buf,
+            serial,
+            dirty: AtomicBool::new(dirty),
+            dead: AtomicBool::new(false),
+            writing: AtomicU32::new(0),
+            referenced: AtomicBool::new(true),
+        }
+    }
+
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         self.buf.as_slice()
+    }
+
+    /// The search index, built on first use; `None` if the page gets none.
+    #[inline]
+    fn index(&self) -> Option<&SearchIndex> {
+        self.index
+            .get_or_init(|| SearchIndex::build(self.bytes()))
+            .as_ref()
+    }
+
+    #[inline]
+    pub fn kind(&self) -> u8 {
+        self.kind
+    }
+
+    #[inline]
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    /// Slot count of a leaf or branch page (does not build the index:
+    /// cursors stepping through leaves only need the count).
+    #[inline]
+    pub fn nslots(&self) -> usize {
+        match self.index.get() {
+            Some(Some(ix)) => ix.nslots(),
+            _ => page::nslots(self.bytes()),
+        }
+    }
+
+    /// `page::leaf_search` on this page, through its index if it has one.
+    #[inline]
+    pub fn leaf_search(&self, key: &[u8]) -> Result<usize, usize> {
+        match self.index() {
+            Some(ix) => ix.leaf_search(self.bytes(), key),
+            None => page::leaf_search(self.bytes(), key),
+        }
+    }
+
+    /// `page::branch_search` on this page, through its index if it has one.
+    #[inline]
+    pub fn branch_search(&self, key: &[u8]) -> usize {
+        match self.index() {
+            Some(ix) => ix.branch_search(self.bytes(), key),
+            None => page::branch_search(self.bytes(), key),
+        }
+    }
+
+    /// The value stored under `key` in this leaf, if any.
+    #[inline]
+    pub fn leaf_get(&self, key: &[u8]) -> Option<LeafVal<'_>> {
+        match self.index() {
+            Some(ix) => ix.leaf_get(self.bytes(), key),
+            None => page::leaf_search(self.bytes(), key)
+                .ok()
+                .map(|i| page::leaf_val(self.bytes(), i)),
+        }
+    }
+
+    /// `page::branch_child` on this page, through its index if it has one.
+    #[inline]
+    pub fn child(&self, i: usize) -> PageRef {
+        match self.index() {
+            Some(ix) => ix.child(self.bytes(), i),
+            None => page::branch_child(self.bytes(), i),
+        }
     }
 }
 
@@ -234,18 +339,46 @@ impl<F: DiskFile> Pool<F> {
         Some(f)
     }
 
-    /// Checks a cached page against the reference that led to it.
+    /// Runs `f` on the cached frame for `id`, if resident (marking it
+    /// referenced), under its shard lock: no `Arc` clone and drop, but the
+    /// shard waits for `f`, so `f` must be short and must not touch the pool.
+    #[inline]
+    pub fn with_cached<T>(&self, id: u64, f: impl FnOnce(&Frame) -> T) -> Option<T> {
+        let mut guard = lock(&self.shards[shard_of(id)].0);
+        let s = &mut *guard;
+        let frame = s.map.get(&id)?;
+        s.hits += 1;
+        if !frame.referenced.load(Ordering::Relaxed) {
+            frame.referenced.store(true, Ordering::Relaxed);
+        }
+        Some(f(frame))
+    }
+
+    /// Checks page bytes against the reference that led to them.
     #[inline]
     pub fn check_ref(&self, b: &[u8], r: PageRef) -> Result<(), BTreeError> {
-        if page::page_id(b) != r.id || page::page_gen(b) != r.generation {
+        let found = PageRef {
+            id: page::page_id(b),
+            generation: page::page_gen(b),
+        };
+        self.check_found(found, r)
+    }
+
+    /// Checks a cached frame against the reference that led to it (from the
+    /// header fields the frame copied, without touching the page bytes).
+    #[inline]
+    pub fn check_frame(&self, f: &Frame, r: PageRef) -> Result<(), BTreeError> {
+        self.check_found(f.page, r)
+    }
+
+    #[inline]
+    fn check_found(&self, found: PageRef, r: PageRef) -> Result<(), BTreeError> {
+        if found != r {
             return Err(self.corrupt(
                 r.id,
                 format!(
                     "page header says id {} generation {}, reference expects id {} generation {}",
-                    page::page_id(b),
-                    page::page_gen(b),
-                    r.id,
-                    r.generation
+                    found.id, found.generation, r.id, r.generation
                 ),
             ));
         }
@@ -255,7 +388,7 @@ impl<F: DiskFile> Pool<F> {
     /// The page `r` from the cache or from disk (verified, then cached).
     pub async fn fetch(&self, r: PageRef) -> Result<Arc<Frame>, BTreeError> {
         if let Some(f) = self.lookup(r.id) {
-            self.check_ref(f.bytes(), r)?;
+            self.check_frame(&f, r)?;
             return Ok(f);
         }
         self.load(r).await
@@ -271,21 +404,14 @@ impl<F: DiskFile> Pool<F> {
         };
         let buf = self.read_verified(r).await?;
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        let frame = Arc::new(Frame {
-            buf,
-            serial,
-            dirty: AtomicBool::new(false),
-            dead: AtomicBool::new(false),
-            writing: AtomicU32::new(0),
-            referenced: AtomicBool::new(true),
-        });
+        let frame = Arc::new(Frame::new(buf, serial, false));
         {
             let mut s = lock(&self.shards[shard_of(r.id)].0);
             if let Some(existing) = s.map.get(&r.id) {
                 let existing = existing.clone();
                 drop(s);
                 drop(reservation);
-                self.check_ref(existing.bytes(), r)?;
+                self.check_frame(&existing, r)?;
                 return Ok(existing);
             }
             s.map.insert(r.id, frame.clone());
@@ -489,14 +615,7 @@ impl<F: DiskFile> Pool<F> {
     /// Adds a committed page that is not on disk yet; its room was reserved.
     pub fn insert_dirty(&self, id: u64, buf: IoBuf) -> Arc<Frame> {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        let frame = Arc::new(Frame {
-            buf,
-            serial,
-            dirty: AtomicBool::new(true),
-            dead: AtomicBool::new(false),
-            writing: AtomicU32::new(0),
-            referenced: AtomicBool::new(true),
-        });
+        let frame = Arc::new(Frame::new(buf, serial, true));
         let old = lock(&self.shards[shard_of(id)].0)
             .map
             .insert(id, frame.clone());
