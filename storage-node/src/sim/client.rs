@@ -229,18 +229,18 @@ impl World {
     /// (a read may even have seen them): their outcome is unknown.
     pub(super) fn close_pending_ops(&mut self) {
         for c in 0..self.clients.clients.len() as u64 {
-            if let Some(cur) = self.clients.clients[c as usize].cur.take() {
-                if let ClientOp::Write(cmd) = cur.op {
-                    self.clients.ops_unknown += 1;
-                    self.clients.history.push(Recorded {
-                        client: c,
-                        key: cmd.key(),
-                        op: cur.op,
-                        output: None,
-                        call: cur.call,
-                        ret: u64::MAX,
-                    });
-                }
+            if let Some(cur) = self.clients.clients[c as usize].cur.take()
+                && let ClientOp::Write(cmd) = cur.op
+            {
+                self.clients.ops_unknown += 1;
+                self.clients.history.push(Recorded {
+                    client: c,
+                    key: cmd.key(),
+                    op: cur.op,
+                    output: None,
+                    call: cur.call,
+                    ret: u64::MAX,
+                });
             }
         }
     }
