@@ -43,6 +43,15 @@ fn ballot_of(w: &World, n: NodeId) -> u64 {
     w.nodes[&n].hosts[&G].replica.status().ballot.0
 }
 
+/// A node hosting a member of group 0 other than `leader`'s.
+fn a_follower(w: &World, leader: NodeId) -> NodeId {
+    w.group_members(G)
+        .into_iter()
+        .map(|(_, n)| n)
+        .find(|&n| n != leader)
+        .expect("a follower")
+}
+
 fn all_nodes(w: &World) -> Vec<NodeId> {
     w.nodes.keys().copied().collect()
 }
@@ -81,12 +90,7 @@ fn follower_loses_unsynced_tail() {
     let mut w = World::new(quiet(12));
     w.run_until(1_500);
     let l = leader(&w);
-    let f = w
-        .group_members(G)
-        .into_iter()
-        .map(|(_, n)| n)
-        .find(|&n| n != l)
-        .expect("a follower");
+    let f = a_follower(&w, l);
     w.crash_node(f);
     w.run_until(1_600);
     w.start_node(f);
@@ -193,12 +197,7 @@ fn long_down_member_catches_up_by_snapshot() {
     let mut w = World::new(quiet(16));
     w.run_until(1_000);
     let l = leader(&w);
-    let f = w
-        .group_members(G)
-        .into_iter()
-        .map(|(_, n)| n)
-        .find(|&n| n != l)
-        .expect("a follower");
+    let f = a_follower(&w, l);
     w.crash_node(f);
     w.run_until(4_000);
     let s = w.nodes[&leader(&w)].hosts[&G].replica.status();
