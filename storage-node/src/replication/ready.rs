@@ -14,6 +14,9 @@
 //!    progress with [`super::Replica::on_applied`];
 //! 5. answer `reads` once the state machine has applied `index`.
 //!
+//! A proposal took effect iff the entry committed at its index carries the
+//! ballot `propose` returned; a different ballot there means it never will.
+//!
 //! Steps of later `Ready`s never overtake earlier ones.
 
 use wire::replication::{Ballot, Entry, Envelope, HardState, LogIndex, MemberId, SnapshotMeta};
@@ -30,9 +33,6 @@ pub struct Ready {
     pub messages_after_persist: Vec<Envelope>,
     pub committed: Vec<Entry>,
     pub reads: Vec<ReadResult>,
-    /// Proposals that can no longer commit: the entry at `index` with
-    /// `ballot` was replaced (the driver fails their clients definitively).
-    pub dropped: Vec<(LogIndex, Ballot)>,
     /// Peers that need a snapshot of the state machine: call
     /// [`super::Replica::send_snapshot`] with the data as of
     /// [`super::Replica::applied`].
@@ -48,7 +48,6 @@ impl Ready {
             && self.messages_after_persist.is_empty()
             && self.committed.is_empty()
             && self.reads.is_empty()
-            && self.dropped.is_empty()
             && self.snapshot_needed.is_empty()
     }
 

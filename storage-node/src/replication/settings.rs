@@ -3,7 +3,7 @@
 //!
 //! Time is counted in ticks the driver delivers ([`super::Replica::tick`]);
 //! every member of a group must tick at the same nominal rate. The lease
-//! argument (see `lease.rs` docs in `leader.rs`) needs
+//! argument (module docs of `leader.rs`) needs
 //! `lease_ticks + 2 <= election_ticks`: a follower that acknowledged a
 //! heartbeat refuses other candidates for `election_ticks` of its own
 //! ticks, and one tick is lost to rounding at each end.
