@@ -19,7 +19,7 @@
 //!
 //! Steps of later `Ready`s never overtake earlier ones.
 
-use wire::replication::{Ballot, Entry, Envelope, HardState, LogIndex, MemberId, SnapshotMeta};
+use wire::replication::{Entry, Envelope, HardState, LogIndex, MemberId, SnapshotMeta};
 
 #[derive(Debug, Default)]
 pub struct Ready {
