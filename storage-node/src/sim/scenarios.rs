@@ -215,3 +215,88 @@ fn long_down_member_catches_up_by_snapshot() {
     assert!(s.applied + 50 >= lc, "{s:?} vs leader commit {lc}");
     finish_clean(&mut w);
 }
+
+/// What the core refuses, with typed errors: proposals on a follower (with
+/// a leader hint), a second membership step before the first committed, a
+/// transfer to itself or to a non-member, reads on a follower, and
+/// inconsistent settings.
+#[test]
+fn refusals_are_typed() {
+    use crate::replication::{ProposeError, ReadError, ReadResult, Settings, SettingsError};
+    use wire::replication::{ConfChange, MemberId};
+
+    let mut w = World::new(quiet(17));
+    w.run_until(1_000);
+    let l = leader(&w);
+    let lid = w.nodes[&l].hosts[&G].replica.id();
+    let f = a_follower(&w, l);
+    let follower = &mut w
+        .nodes
+        .get_mut(&f)
+        .expect("node")
+        .hosts
+        .get_mut(&G)
+        .expect("host")
+        .replica;
+    assert_eq!(
+        follower.propose(vec![1]),
+        Err(ProposeError::NotLeader { leader: Some(lid) })
+    );
+    follower.read(7);
+    let reads = follower.take_ready().reads;
+    assert_eq!(
+        reads,
+        vec![ReadResult::Failed {
+            id: 7,
+            error: ReadError::NotLeader { leader: Some(lid) }
+        }]
+    );
+    let leader_r = &mut w
+        .nodes
+        .get_mut(&l)
+        .expect("node")
+        .hosts
+        .get_mut(&G)
+        .expect("host")
+        .replica;
+    assert_eq!(
+        leader_r.transfer_leader(lid),
+        Err(ProposeError::NotEligible(lid))
+    );
+    assert_eq!(
+        leader_r.transfer_leader(MemberId(999_999)),
+        Err(ProposeError::NotEligible(MemberId(999_999)))
+    );
+    let add = |id| ConfChange::Add {
+        id: MemberId(id),
+        role: wire::replication::Role::Learner,
+    };
+    assert!(leader_r.propose_conf(add(999_001)).is_ok());
+    assert_eq!(
+        leader_r.propose_conf(add(999_002)),
+        Err(ProposeError::ConfChangePending)
+    );
+    assert!(matches!(
+        leader_r.propose_conf(ConfChange::Remove { id: MemberId(5) }),
+        Err(ProposeError::ConfChangePending | ProposeError::Membership(_))
+    ));
+    let bad = Settings {
+        lease_ticks: 9,
+        ..Settings::default()
+    };
+    assert_eq!(
+        bad.validate(),
+        Err(SettingsError::Lease {
+            lease: 9,
+            election: 10
+        })
+    );
+    let bad = Settings {
+        heartbeat_ticks: 10,
+        ..Settings::default()
+    };
+    assert!(matches!(
+        bad.validate(),
+        Err(SettingsError::Heartbeat { .. })
+    ));
+}
