@@ -253,7 +253,6 @@ impl Replica {
         for (&id, p) in l.progress.iter_mut() {
             p.resume_probe();
             let c = commit.min(p.matched);
-            p.commit_sent = p.commit_sent.max(c);
             out.push((
                 id,
                 Message::Heartbeat {

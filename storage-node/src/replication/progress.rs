@@ -30,8 +30,6 @@ pub struct Progress {
     pub recent_active: bool,
     /// Highest heartbeat sequence number acknowledged.
     pub hb_acked: u64,
-    /// The commit index last sent to it (quiescence needs everyone to know).
-    pub commit_sent: LogIndex,
     /// It asked for a snapshot: it joined with no state.
     pub wants_snapshot: bool,
 }
@@ -46,7 +44,6 @@ impl Progress {
             probe_sent: false,
             recent_active: true,
             hb_acked: 0,
-            commit_sent: 0,
             wants_snapshot: false,
         }
     }

@@ -14,7 +14,7 @@
 //!   (Telling a torn tail from a flipped last record needs a write format
 //!   that shows completeness, e.g. a batch trailer; the sim grants it.)
 
-use wire::replication::{Ballot, Entry, HardState, LogIndex, Membership, SnapshotMeta};
+use wire::replication::{Ballot, Entry, HardState, Membership, SnapshotMeta};
 
 use crate::replication::Persisted;
 use crate::rng::Rng;
@@ -275,21 +275,5 @@ impl SimStore {
             },
             data,
         }
-    }
-
-    /// Highest durable entry index (for tests).
-    pub fn durable_last_index(&self) -> LogIndex {
-        let mut last = 0;
-        for s in &self.durable {
-            match &s.rec {
-                Record::Snap(m, _) => last = last.max(m.index),
-                Record::Entries(es) => {
-                    if let Some(e) = es.last() {
-                        last = e.index;
-                    }
-                }
-            }
-        }
-        last
     }
 }

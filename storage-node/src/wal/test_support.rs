@@ -187,6 +187,10 @@ pub(crate) fn durable_batches(mem: &MemDisk, dir: &Path) -> Vec<BatchSpan> {
 }
 
 /// A `MemDisk` view that yields before every operation and can be killed.
+/// Not `io::YieldingDisk`: this one yields a seeded random number of times
+/// (0–2) and, once crashed, fails *every* operation of the old view,
+/// including `open`; on a bare `MemDisk` new opens work after a crash, so a
+/// stale WAL writer would keep writing into the post-crash image.
 #[derive(Clone)]
 pub(crate) struct YieldDisk {
     pub mem: MemDisk,
