@@ -224,7 +224,24 @@ pub enum Payload {
     Command(Vec<u8>),
     /// A membership step; in force from the moment it is appended.
     Conf(ConfChange),
+    /// Divide the group: once this entry commits at index `i`, every member
+    /// also runs group `new_group`, with the same members (the membership
+    /// in force at `i`) and a log that starts at `i`. What moves to the new
+    /// group (the key range at and above `key`) is the state machine's
+    /// business; the replication core treats `key` as opaque.
+    Split(SplitSpec),
 }
+
+/// The arguments of a split (see [`Payload::Split`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SplitSpec {
+    pub new_group: GroupId,
+    /// The first key that belongs to the new group (opaque here).
+    pub key: Vec<u8>,
+}
+
+/// A split key is a partition key bound: never more than this.
+pub const SPLIT_KEY_BYTES_MAX: usize = 2048;
 
 /// A log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -241,6 +258,7 @@ impl Entry {
             Payload::Noop => 0,
             Payload::Command(c) => c.len(),
             Payload::Conf(_) => 16,
+            Payload::Split(s) => 8 + s.key.len(),
         }
     }
 }
