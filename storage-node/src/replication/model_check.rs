@@ -211,6 +211,7 @@ impl fmt::Debug for Node {
                 Payload::Noop => "noop".to_string(),
                 Payload::Command(c) => String::from_utf8_lossy(c).into_owned(),
                 Payload::Conf(c) => format!("{c:?}"),
+                Payload::Split(s) => format!("split->{}", s.new_group.0),
             };
             write!(f, " {}@{}:{p}", e.index, e.ballot)?;
         }
