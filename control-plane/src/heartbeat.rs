@@ -124,11 +124,13 @@ impl NodeRegistry {
         self.reports.get(&node).map_or(&[], Vec::as_slice)
     }
 
-    /// True when some node, live or not, last reported a replica of `group`.
-    pub fn group_reported(&self, group: GroupId) -> bool {
+    /// True when some live node reports a replica of `group`. (A dead node's replica is
+    /// dropped when the node comes back: its group is no longer wanted anywhere.)
+    pub fn group_reported(&self, group: GroupId, now: Instant) -> bool {
         self.reports
-            .values()
-            .any(|rs| rs.iter().any(|r| r.group == group))
+            .iter()
+            .filter(|(n, _)| self.is_live(**n, now))
+            .any(|(_, rs)| rs.iter().any(|r| r.group == group))
     }
 }
 
@@ -276,7 +278,8 @@ mod tests {
         assert!(reg.is_warm(later));
         assert!(reg.live_nodes(later).is_empty(), "silent nodes die");
         assert!(!partition_ready(&p, &reg, later));
-        assert!(reg.group_reported(GroupId(1)) && !reg.group_reported(GroupId(2)));
+        assert!(reg.group_reported(GroupId(1), t0) && !reg.group_reported(GroupId(2), t0));
+        assert!(!reg.group_reported(GroupId(1), later), "dead nodes do not count");
         // Without a leader the partition is not ready.
         reg.record(
             &NodeHeartbeat {

@@ -33,7 +33,9 @@ pub const CAPACITY_UNITS_BOUND: u64 = 1_000_000_000_000;
 pub struct TableConfig {
     /// A table never starts with fewer partitions.
     pub partitions_min: u32,
-    /// Nor with more (bounds placement work and etcd transaction size).
+    /// Nor with more. The table and all its partitions are written in one etcd transaction,
+    /// and etcd refuses transactions of more than 128 operations by default (`--max-txn-ops`),
+    /// so keep this at most 120.
     pub partitions_max: u32,
     /// If set, every new table gets exactly this many partitions.
     pub partitions_override: Option<u32>,
@@ -51,7 +53,7 @@ impl Default for TableConfig {
     fn default() -> TableConfig {
         TableConfig {
             partitions_min: 1,
-            partitions_max: 256,
+            partitions_max: 120,
             partitions_override: None,
             partitions_on_demand: 1,
             capacity_units_max: 40_000,
@@ -288,7 +290,7 @@ pub fn validate_list(req: &ListTablesRequest) -> Result<u32, ControlError> {
 /// `partitions_override` says otherwise.
 pub fn partition_count(req: &CreateTableRequest, cfg: &TableConfig) -> u32 {
     if let Some(n) = cfg.partitions_override {
-        return n.max(1);
+        return n.clamp(1, cfg.partitions_max.max(1));
     }
     let wanted = match (req.billing_mode, req.provisioned_throughput) {
         (Some(BillingMode::PayPerRequest), _) | (_, None) => cfg.partitions_on_demand as u64,
