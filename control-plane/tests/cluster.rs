@@ -281,7 +281,22 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
     assert_eq!(not_leader.kind, ControlErrorKind::NotLeader);
     assert_eq!(not_leader.leader_hint.as_deref(), Some("a:7400"));
 
+    // etcd frozen: calls hit their deadline (1 s here) instead of hanging.
+    nodes.heartbeat(svc).await;
+    etcd.pause();
+    let t0 = Instant::now();
+    let err = svc.create_table(create_req("Frozen", 5, 5)).await.unwrap_err();
+    let took = t0.elapsed();
+    etcd.resume();
+    eprintln!("CreateTable with etcd frozen failed after {took:?}: {err}");
+    assert_eq!(err.kind, ControlErrorKind::Unavailable, "{err:?}");
+    assert!(err.message.contains("etcd unavailable"), "{}", err.message);
+    assert!(took < Duration::from_millis(2_500), "took {took:?}");
+    assert_eq!(b.service.lookup(lookup.clone()).await.unwrap(), from_leader);
+
     // etcd down: CreateTable fails fast with a clear error; reads are served from memory.
+    a.wait_leader(Duration::from_secs(3)).await;
+    nodes.heartbeat(svc).await;
     etcd.stop();
     let t0 = Instant::now();
     let err = svc.create_table(create_req("During", 5, 5)).await.unwrap_err();
@@ -301,16 +316,21 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
     // etcd back: table creation works again (after the leader re-establishes itself).
     etcd.restart().await;
     let t1 = Instant::now();
-    // (Nodes heartbeat as they would: their liveness lapsed during the outage.)
-    let mut last_err: Option<wire::control::ControlError>;
-    let created = loop {
-        nodes.heartbeat(svc).await;
-        match svc.create_table(create_req("After", 5, 5)).await {
-            Ok(t) => break t,
-            Err(e) if e.kind == ControlErrorKind::ResourceInUse => {
-                break svc.describe_table("After").await.unwrap();
+    // Leadership may have moved to b meanwhile (a stepped down while etcd was away): retry at
+    // whichever instance leads, as a node would. Nodes heartbeat as they would (their liveness
+    // lapsed during the outage).
+    let mut last_err = None;
+    let (created, leader) = loop {
+        if let Some(inst) = [&a, &b].into_iter().find(|i| i.is_leader()) {
+            let svc = &inst.service;
+            nodes.heartbeat(svc).await;
+            match svc.create_table(create_req("After", 5, 5)).await {
+                Ok(t) => break (t, inst),
+                Err(e) if e.kind == ControlErrorKind::ResourceInUse => {
+                    break (svc.describe_table("After").await.unwrap(), inst);
+                }
+                Err(e) => last_err = Some(e),
             }
-            Err(e) => last_err = Some(e),
         }
         assert!(
             t1.elapsed() < Duration::from_secs(8),
@@ -319,6 +339,8 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     eprintln!("CreateTable worked again {:?} after etcd restarted", t1.elapsed());
+    let svc = &leader.service;
+    let standby = if std::ptr::eq(leader, &a) { &b } else { &a };
     assert_eq!(created.name, "After");
     drive_until(svc, &mut nodes, "After", Some(TableStatus::Active), Duration::from_secs(5)).await;
 
@@ -326,11 +348,11 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
     svc.delete_table("Orders").await.unwrap();
     drive_until(svc, &mut nodes, "Orders", None, Duration::from_secs(5)).await;
     eventually(Duration::from_secs(2), "standby forgets the table", || {
-        let b = &b.service;
+        let b = &standby.service;
         async move { b.describe_table("Orders").await.is_err().then_some(()) }
     })
     .await;
-    let names = b
+    let names = standby
         .service
         .list_tables(ListTablesRequest {
             exclusive_start_table_name: None,

@@ -112,6 +112,18 @@ fn classify(op: &'static str, e: etcd_client::Error) -> StoreError {
         }
         E::GRpcStatus(status) => {
             let code = format!("{:?}", status.code());
+            // The innermost cause says most ("Connection refused", "broken pipe", …).
+            let mut cause: &dyn std::error::Error = status;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            let same = std::ptr::addr_eq(cause, status as &dyn std::error::Error)
+                || cause.to_string() == status.message();
+            let detail = if same {
+                format!("{code}: {}", status.message())
+            } else {
+                format!("{code}: {}: {cause}", status.message())
+            };
             if status.message().contains("lease not found") {
                 StoreError::LeaseExpired(LeaseId(0))
             } else if matches!(

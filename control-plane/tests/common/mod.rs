@@ -120,6 +120,23 @@ impl Etcd {
         }
     }
 
+    /// Freezes etcd (SIGSTOP): connections stay open but nothing answers, the case that
+    /// needs client deadlines.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused etcd (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("etcd running").id().to_string();
+        let ok = Command::new("kill").args([sig, &pid]).status().expect("run kill");
+        assert!(ok.success(), "kill {sig} {pid} failed");
+    }
+
     /// Starts etcd again on the same ports and data.
     pub async fn restart(&mut self) {
         self.stop();
@@ -129,6 +146,9 @@ impl Etcd {
 
 impl Drop for Etcd {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            self.signal("-CONT");
+        }
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
