@@ -269,7 +269,10 @@ impl<S: MetaStore> Election<S> {
 
     /// Creates the election key if absent. `Ok(Ok(fence))`: this instance leads (or already
     /// did); `Ok(Err(holder))`: someone else holds it.
-    async fn campaign(&self, lease: LeaseId) -> Result<Result<Fence, Option<KeyValue>>, StoreError> {
+    async fn campaign(
+        &self,
+        lease: LeaseId,
+    ) -> Result<Result<Fence, Option<KeyValue>>, StoreError> {
         let value = serde_json::to_vec(&self.me).expect("LeaderRecord serializes");
         let txn = Txn {
             when: vec![Compare::CreateRevision(self.key.clone(), 0)],
@@ -387,20 +390,28 @@ mod tests {
                 leader: Some(record("a"))
             }
         );
-        let ok = fenced_txn(&store, &fa, Txn {
-            when: vec![],
-            then: vec![TxnOp::put("/t/x", "a")],
-        });
+        let ok = fenced_txn(
+            &store,
+            &fa,
+            Txn {
+                when: vec![],
+                then: vec![TxnOp::put("/t/x", "a")],
+            },
+        );
         assert!(ok.await.unwrap().succeeded);
         let crashed = Instant::now();
         a.abort();
         let fb = wait_leader(&b, Duration::from_secs(cfg.ttl_s as u64 + 2)).await;
         assert!(crashed.elapsed() <= Duration::from_secs(cfg.ttl_s as u64 + 1));
         assert_ne!(fb.create_revision, fa.create_revision);
-        let stale = fenced_txn(&store, &fa, Txn {
-            when: vec![],
-            then: vec![TxnOp::put("/t/x", "stale")],
-        });
+        let stale = fenced_txn(
+            &store,
+            &fa,
+            Txn {
+                when: vec![],
+                then: vec![TxnOp::put("/t/x", "stale")],
+            },
+        );
         assert_eq!(stale.await, Err(FencedError::Deposed));
         assert_eq!(store.get("/t/x").await.unwrap().unwrap().value, b"a");
     }
@@ -420,7 +431,11 @@ mod tests {
         let t = Instant::now();
         a.resign().await;
         wait_leader(&b, Duration::from_secs(1)).await;
-        assert!(t.elapsed() < Duration::from_secs(1), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            t.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use wire::control::{
-    ControlError, ControlErrorKind, NodeCommand, NodeHeartbeat, NodeId, PartitionDesc,
-    ReplicaState,
+    ControlError, ControlErrorKind, NodeCommand, NodeHeartbeat, NodeId, PartitionDesc, ReplicaState,
 };
 use wire::replication::{GroupId, MemberId};
 
@@ -56,7 +55,9 @@ pub fn validate_node_name(name: &str, what: &str) -> Result<(), ControlError> {
     } else {
         Err(ControlError::new(
             ControlErrorKind::Validation,
-            format!("invalid {what} {name:?}: use 1 to {NODE_NAME_BYTES_MAX} characters of [A-Za-z0-9_.-]"),
+            format!(
+                "invalid {what} {name:?}: use 1 to {NODE_NAME_BYTES_MAX} characters of [A-Za-z0-9_.-]"
+            ),
         ))
     }
 }
@@ -279,7 +280,10 @@ mod tests {
         assert!(reg.live_nodes(later).is_empty(), "silent nodes die");
         assert!(!partition_ready(&p, &reg, later));
         assert!(reg.group_reported(GroupId(1), t0) && !reg.group_reported(GroupId(2), t0));
-        assert!(!reg.group_reported(GroupId(1), later), "dead nodes do not count");
+        assert!(
+            !reg.group_reported(GroupId(1), later),
+            "dead nodes do not count"
+        );
         // Without a leader the partition is not ready.
         reg.record(
             &NodeHeartbeat {

@@ -24,7 +24,11 @@ use tracing::info;
 #[command(name = "cairn-control", version, about = "Cairn control plane")]
 struct Args {
     /// etcd endpoints (comma-separated or repeated), e.g. http://127.0.0.1:2379.
-    #[arg(long = "etcd", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    #[arg(
+        long = "etcd",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
     etcd: Vec<String>,
     /// This instance's unique name (recorded in the election key).
     #[arg(long)]

@@ -25,7 +25,9 @@ use wire::TableId;
 use wire::control::{ListTablesReply, NodeId, NodeInfo, PartitionDesc, TableDesc, TableStatus};
 use wire::replication::GroupId;
 
-use crate::store::{KeyKind, KeyValue, Keys, LeaderRecord, MetaStore, Revision, WatchEvent, WatchMsg};
+use crate::store::{
+    KeyKind, KeyValue, Keys, LeaderRecord, MetaStore, Revision, WatchEvent, WatchMsg,
+};
 
 /// Why a routing lookup found nothing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,10 +96,8 @@ impl MetaView {
     /// Applies one deletion.
     pub fn apply_delete(&mut self, keys: &Keys, key: &str) {
         match keys.parse(key) {
-            Some(KeyKind::Table(name)) => {
-                if self.tables.remove(&name).is_some() {
-                    info!(table = %name, "table removed");
-                }
+            Some(KeyKind::Table(name)) if self.tables.remove(&name).is_some() => {
+                info!(table = %name, "table removed");
             }
             Some(KeyKind::Partition(id)) => self.remove_partition(id),
             Some(KeyKind::Node(name)) => {
@@ -142,12 +142,18 @@ impl MetaView {
     /// A table's partitions in range order.
     pub fn partitions_of(&self, table: TableId) -> Vec<&PartitionDesc> {
         self.by_table.get(&table).map_or_else(Vec::new, |idx| {
-            idx.values().filter_map(|g| self.partitions.get(g)).collect()
+            idx.values()
+                .filter_map(|g| self.partitions.get(g))
+                .collect()
         })
     }
 
     /// The ACTIVE table `name` and the partition owning `hash`.
-    pub fn lookup(&self, name: &str, hash: u64) -> Result<(&TableDesc, &PartitionDesc), LookupError> {
+    pub fn lookup(
+        &self,
+        name: &str,
+        hash: u64,
+    ) -> Result<(&TableDesc, &PartitionDesc), LookupError> {
         let t = self
             .tables
             .get(name)
@@ -386,7 +392,9 @@ mod tests {
     }
 
     async fn put<T: serde::Serialize>(s: &MemStore, key: String, v: &T) {
-        s.put(&key, serde_json::to_vec(v).unwrap(), None).await.unwrap();
+        s.put(&key, serde_json::to_vec(v).unwrap(), None)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -394,7 +402,12 @@ mod tests {
         let s = MemStore::new();
         let keys = Keys::new("/m");
         put(&s, keys.table("t1"), &table("t1", 1, TableStatus::Active)).await;
-        put(&s, keys.partition(GroupId(1)), &part(1, 1, 0, Some(1 << 63))).await;
+        put(
+            &s,
+            keys.partition(GroupId(1)),
+            &part(1, 1, 0, Some(1 << 63)),
+        )
+        .await;
         let md = Metadata::new();
         let task = md.spawn_sync(s.clone(), keys.clone());
         assert!(md.wait_for(s.revision(), Duration::from_secs(1)).await);
@@ -424,7 +437,10 @@ mod tests {
             md.read(|v| v.lookup("t2", 1).map(|_| ())),
             Err(LookupError::NotActive("t2".into(), TableStatus::Creating))
         );
-        assert!(md.read(|v| v.lookup("t1", 1).is_err()), "deleted partition gone");
+        assert!(
+            md.read(|v| v.lookup("t1", 1).is_err()),
+            "deleted partition gone"
+        );
         assert_eq!(md.read(|v| v.partitions_of(TableId(1)).len()), 1);
         task.abort();
     }

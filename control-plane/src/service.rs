@@ -34,14 +34,16 @@ use tracing::{info, warn};
 use wire::TableId;
 use wire::control::{
     ControlError, ControlErrorKind, ControlReply, ControlRequest, CreateTableRequest,
-    HEARTBEAT_REPLICAS_MAX, HeartbeatReply, LOOKUP_HASHES_MAX, ListTablesReply,
-    ListTablesRequest, NodeHeartbeat, NodeId, NodeInfo, PartitionDesc, RegisterReply,
-    RegisterRequest, ReplicaDesc, RoutingLookup, RoutingReply, TableDesc, TableStatus,
+    HEARTBEAT_REPLICAS_MAX, HeartbeatReply, LOOKUP_HASHES_MAX, ListTablesReply, ListTablesRequest,
+    NodeHeartbeat, NodeId, NodeInfo, PartitionDesc, RegisterReply, RegisterRequest, ReplicaDesc,
+    RoutingLookup, RoutingReply, TableDesc, TableStatus,
 };
 use wire::replication::{GroupId, MemberId, Role};
 
 use crate::election::{Fence, FencedError, LeaderState, fenced_txn};
-use crate::heartbeat::{LivenessConfig, NodeRegistry, commands_for, partition_ready, validate_node_name};
+use crate::heartbeat::{
+    LivenessConfig, NodeRegistry, commands_for, partition_ready, validate_node_name,
+};
 use crate::metadata::{LookupError, Metadata};
 use crate::placement::{self, Candidate};
 use crate::store::{Compare, Counter, Keys, MetaStore, Revision, StoreError, Txn, TxnOp};
@@ -120,7 +122,9 @@ fn table_not_found(name: &str) -> ControlError {
 fn in_use(what: &str, name: &str) -> ControlError {
     ControlError::new(
         ControlErrorKind::ResourceInUse,
-        format!("Attempt to change a resource which is still in use: Table is being {what}: {name}"),
+        format!(
+            "Attempt to change a resource which is still in use: Table is being {what}: {name}"
+        ),
     )
 }
 
@@ -174,12 +178,14 @@ impl<S: MetaStore> ControlService<S> {
             ControlRequest::Heartbeat(h) => self.heartbeat(h).await.map(ControlReply::Heartbeat),
             ControlRequest::Lookup(l) => self.lookup(l).await.map(ControlReply::Routing),
             ControlRequest::CreateTable(c) => self.create_table(c).await.map(ControlReply::Table),
-            ControlRequest::DeleteTable { table_name } => {
-                self.delete_table(&table_name).await.map(ControlReply::Table)
-            }
-            ControlRequest::DescribeTable { table_name } => {
-                self.describe_table(&table_name).await.map(ControlReply::Table)
-            }
+            ControlRequest::DeleteTable { table_name } => self
+                .delete_table(&table_name)
+                .await
+                .map(ControlReply::Table),
+            ControlRequest::DescribeTable { table_name } => self
+                .describe_table(&table_name)
+                .await
+                .map(ControlReply::Table),
             ControlRequest::ListTables(l) => self.list_tables(l).await.map(ControlReply::Tables),
         };
         reply.unwrap_or_else(ControlReply::Error)
@@ -362,7 +368,10 @@ impl<S: MetaStore> ControlService<S> {
         }
         self.metadata.read(|v| {
             let not_found = || {
-                ControlError::new(ControlErrorKind::ResourceNotFound, "Requested resource not found")
+                ControlError::new(
+                    ControlErrorKind::ResourceNotFound,
+                    "Requested resource not found",
+                )
             };
             let Some(table) = v.table(&req.table_name) else {
                 return Err(not_found());
@@ -379,7 +388,10 @@ impl<S: MetaStore> ControlService<S> {
                         return Err(not_found());
                     }
                     Err(e @ LookupError::NoPartition(..)) => {
-                        return Err(ControlError::new(ControlErrorKind::Unavailable, e.to_string()));
+                        return Err(ControlError::new(
+                            ControlErrorKind::Unavailable,
+                            e.to_string(),
+                        ));
                     }
                 }
             }
@@ -400,7 +412,10 @@ impl<S: MetaStore> ControlService<S> {
         let fence = self.fence()?;
         let name = req.table_name.clone();
         let (exists, total, moving) = self.metadata.read(|v| {
-            let moving = v.tables().filter(|t| t.status != TableStatus::Active).count();
+            let moving = v
+                .tables()
+                .filter(|t| t.status != TableStatus::Active)
+                .count();
             (v.table(&name).is_some(), v.tables().count(), moving)
         });
         if exists {
@@ -409,7 +424,10 @@ impl<S: MetaStore> ControlService<S> {
         if total >= self.cfg.tables.tables_max {
             return Err(ControlError::new(
                 ControlErrorKind::LimitExceeded,
-                format!("Subscriber limit exceeded: the cluster already has {total} tables (limit {})", self.cfg.tables.tables_max),
+                format!(
+                    "Subscriber limit exceeded: the cluster already has {total} tables (limit {})",
+                    self.cfg.tables.tables_max
+                ),
             ));
         }
         if moving >= self.cfg.tables.tables_in_transition_max {
@@ -443,7 +461,10 @@ impl<S: MetaStore> ControlService<S> {
                 c
             });
             placement::place(&candidates, count as usize).map_err(|e| {
-                ControlError::new(ControlErrorKind::Unavailable, format!("CreateTable {name}: {e}"))
+                ControlError::new(
+                    ControlErrorKind::Unavailable,
+                    format!("CreateTable {name}: {e}"),
+                )
             })?
         };
         let ranges = tables::split_hash_space(count);
@@ -452,8 +473,8 @@ impl<S: MetaStore> ControlService<S> {
             let (table_id, trev) = self.counter(Counter::Table).await?;
             let (group0, grev) = self.counter(Counter::Group).await?;
             let (member0, mrev) = self.counter(Counter::Member).await?;
-            let table_id = u32::try_from(table_id)
-                .map_err(|_| internal("table ids exhausted".into()))?;
+            let table_id =
+                u32::try_from(table_id).map_err(|_| internal("table ids exhausted".into()))?;
             let mut member = member0;
             let partitions: Vec<PartitionDesc> = placed
                 .iter()
@@ -482,7 +503,9 @@ impl<S: MetaStore> ControlService<S> {
                 id: TableId(table_id),
                 key_schema: req.key_schema.clone(),
                 attribute_definitions: req.attribute_definitions.clone(),
-                billing_mode: req.billing_mode.unwrap_or(wire::control::BillingMode::Provisioned),
+                billing_mode: req
+                    .billing_mode
+                    .unwrap_or(wire::control::BillingMode::Provisioned),
                 provisioned_throughput: req.provisioned_throughput,
                 status: TableStatus::Creating,
                 creation_time_ms: now_ms(),
@@ -491,8 +514,14 @@ impl<S: MetaStore> ControlService<S> {
                 partitions: partitions.iter().map(|p| p.id).collect(),
             };
             let mut then = vec![
-                TxnOp::put(self.keys.counter(Counter::Table), (table_id as u64 + 1).to_string()),
-                TxnOp::put(self.keys.counter(Counter::Group), (group0 + count as u64).to_string()),
+                TxnOp::put(
+                    self.keys.counter(Counter::Table),
+                    (table_id as u64 + 1).to_string(),
+                ),
+                TxnOp::put(
+                    self.keys.counter(Counter::Group),
+                    (group0 + count as u64).to_string(),
+                ),
                 TxnOp::put(self.keys.counter(Counter::Member), member.to_string()),
                 TxnOp::put(&table_key, to_json(&desc)),
             ];
@@ -516,7 +545,13 @@ impl<S: MetaStore> ControlService<S> {
                 self.wait_visible(out.revision).await;
                 return Ok(desc);
             }
-            if self.store.get(&table_key).await.map_err(unavailable)?.is_some() {
+            if self
+                .store
+                .get(&table_key)
+                .await
+                .map_err(unavailable)?
+                .is_some()
+            {
                 return Err(already_exists(&name));
             }
         }
@@ -568,9 +603,9 @@ impl<S: MetaStore> ControlService<S> {
         req: ListTablesRequest,
     ) -> Result<ListTablesReply, ControlError> {
         let limit = tables::validate_list(&req)?;
-        Ok(self.metadata.read(|v| {
-            v.list_tables(req.exclusive_start_table_name.as_deref(), limit)
-        }))
+        Ok(self
+            .metadata
+            .read(|v| v.list_tables(req.exclusive_start_table_name.as_deref(), limit)))
     }
 
     /// One leader pass: CREATING tables whose partitions are all ready become ACTIVE;
@@ -603,7 +638,9 @@ impl<S: MetaStore> ControlService<S> {
                             }
                         }
                         TableStatus::Deleting => {
-                            if reg.is_warm(now) && !t.partitions.iter().any(|g| reg.group_reported(*g, now)) {
+                            if reg.is_warm(now)
+                                && !t.partitions.iter().any(|g| reg.group_reported(*g, now))
+                            {
                                 rem.push((t.name.clone(), t.partitions.clone()));
                             }
                         }
@@ -641,7 +678,11 @@ impl<S: MetaStore> ControlService<S> {
                 continue;
             };
             let mut then = vec![TxnOp::delete(&key)];
-            then.extend(groups.iter().map(|g| TxnOp::delete(self.keys.partition(*g))));
+            then.extend(
+                groups
+                    .iter()
+                    .map(|g| TxnOp::delete(self.keys.partition(*g))),
+            );
             let txn = Txn {
                 when: vec![Compare::ModRevision(key.clone(), kv.mod_revision)],
                 then,

@@ -68,14 +68,19 @@ fn validation(message: impl Into<String>) -> ControlError {
 }
 
 fn invalid(detail: &str) -> ControlError {
-    validation(format!("One or more parameter values were invalid: {detail}"))
+    validation(format!(
+        "One or more parameter values were invalid: {detail}"
+    ))
 }
 
 /// Joins framework-style violations into DynamoDB's single message.
 fn framework(errors: Vec<String>) -> Result<(), ControlError> {
     match errors.len() {
         0 => Ok(()),
-        1 => Err(validation(format!("1 validation error detected: {}", errors[0]))),
+        1 => Err(validation(format!(
+            "1 validation error detected: {}",
+            errors[0]
+        ))),
         n => Err(validation(format!(
             "{n} validation errors detected: {}",
             errors.join("; ")
@@ -136,7 +141,11 @@ pub fn validate_create(req: &CreateTableRequest, cfg: &TableConfig) -> Result<()
         ));
     }
     if req.key_schema.len() > 2 {
-        let names: Vec<&str> = req.key_schema.iter().map(|e| e.attribute_name.as_str()).collect();
+        let names: Vec<&str> = req
+            .key_schema
+            .iter()
+            .map(|e| e.attribute_name.as_str())
+            .collect();
         errors.push(constraint(
             &format!("[{}]", names.join(", ")),
             "keySchema",
@@ -146,7 +155,11 @@ pub fn validate_create(req: &CreateTableRequest, cfg: &TableConfig) -> Result<()
     for (i, e) in req.key_schema.iter().enumerate() {
         let field = format!("keySchema.{}.member.attributeName", i + 1);
         if e.attribute_name.is_empty() {
-            errors.push(constraint("", &field, "Member must have length greater than or equal to 1"));
+            errors.push(constraint(
+                "",
+                &field,
+                "Member must have length greater than or equal to 1",
+            ));
         } else if e.attribute_name.len() > KEY_ATTRIBUTE_NAME_BYTES_MAX {
             errors.push(constraint(
                 &e.attribute_name,
@@ -157,8 +170,14 @@ pub fn validate_create(req: &CreateTableRequest, cfg: &TableConfig) -> Result<()
     }
     if let Some(t) = req.provisioned_throughput {
         for (v, f) in [
-            (t.read_capacity_units, "provisionedThroughput.readCapacityUnits"),
-            (t.write_capacity_units, "provisionedThroughput.writeCapacityUnits"),
+            (
+                t.read_capacity_units,
+                "provisionedThroughput.readCapacityUnits",
+            ),
+            (
+                t.write_capacity_units,
+                "provisionedThroughput.writeCapacityUnits",
+            ),
         ] {
             if v < 1 {
                 errors.push(constraint(
@@ -192,7 +211,9 @@ pub fn validate_create(req: &CreateTableRequest, cfg: &TableConfig) -> Result<()
             (t.write_capacity_units, "WriteCapacityUnits"),
         ] {
             if v > CAPACITY_UNITS_BOUND {
-                return Err(validation(format!("Given value {v} for {name} is out of bounds")));
+                return Err(validation(format!(
+                    "Given value {v} for {name} is out of bounds"
+                )));
             }
         }
     }
@@ -203,10 +224,16 @@ pub fn validate_create(req: &CreateTableRequest, cfg: &TableConfig) -> Result<()
         .iter()
         .map(|d| d.attribute_name.as_str())
         .collect();
-    let keys: Vec<&str> = req.key_schema.iter().map(|e| e.attribute_name.as_str()).collect();
+    let keys: Vec<&str> = req
+        .key_schema
+        .iter()
+        .map(|e| e.attribute_name.as_str())
+        .collect();
     let undefined = keys.iter().any(|k| !defns.contains(k));
     if keys.len() == 2 && (undefined || (keys[0] == keys[1] && defns.len() == 1)) {
-        return Err(validation("Invalid KeySchema: Some index key attribute have no definition"));
+        return Err(validation(
+            "Invalid KeySchema: Some index key attribute have no definition",
+        ));
     }
     if keys.len() == 1 && undefined {
         return Err(invalid(&format!(
@@ -225,7 +252,11 @@ pub fn validate_create(req: &CreateTableRequest, cfg: &TableConfig) -> Result<()
             "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
         ));
     }
-    if req.key_schema.get(1).is_some_and(|e| e.key_type != KeyRole::Range) {
+    if req
+        .key_schema
+        .get(1)
+        .is_some_and(|e| e.key_type != KeyRole::Range)
+    {
         return Err(validation(
             "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
         ));

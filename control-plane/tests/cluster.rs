@@ -13,9 +13,8 @@ use control_plane::store::{Keys, LeaderRecord, MemStore, MetaStore, Txn, TxnOp};
 use std::collections::BTreeSet;
 use tokio::time::Instant;
 use wire::control::{
-    AttributeDefinition, AttributeType, BillingMode, ControlErrorKind, CreateTableRequest,
-    KeyRole, KeySchemaElement, ListTablesRequest, ProvisionedThroughput, RoutingLookup,
-    TableStatus,
+    AttributeDefinition, AttributeType, BillingMode, ControlErrorKind, CreateTableRequest, KeyRole,
+    KeySchemaElement, ListTablesRequest, ProvisionedThroughput, RoutingLookup, TableStatus,
 };
 
 fn service_config() -> ServiceConfig {
@@ -79,7 +78,12 @@ async fn drive_until<S: MetaStore>(
 }
 
 /// Checks that `name`'s partitions tile the hash space, each on 3 nodes in 3 AZs.
-fn check_placement<S: MetaStore>(svc: &ControlService<S>, nodes: &FakeNodes, name: &str, count: usize) {
+fn check_placement<S: MetaStore>(
+    svc: &ControlService<S>,
+    nodes: &FakeNodes,
+    name: &str,
+    count: usize,
+) {
     svc.metadata().read(|v| {
         let t = v.table(name).expect("table in metadata");
         let parts = v.partitions_of(t.id);
@@ -107,28 +111,53 @@ fn check_placement<S: MetaStore>(svc: &ControlService<S>, nodes: &FakeNodes, nam
 async fn mem_table_lifecycle_with_dynamodb_errors() {
     let store = MemStore::new();
     let keys = Keys::new("/cairn/mem");
-    let a = Instance::start(store.clone(), &keys, "a", election_config(), service_config());
+    let a = Instance::start(
+        store.clone(),
+        &keys,
+        "a",
+        election_config(),
+        service_config(),
+    );
     a.wait_leader(Duration::from_secs(2)).await;
-    let b = Instance::start(store.clone(), &keys, "b", election_config(), service_config());
+    let b = Instance::start(
+        store.clone(),
+        &keys,
+        "b",
+        election_config(),
+        service_config(),
+    );
     let svc = &a.service;
 
     // Too few AZs: a clear refusal.
     let mut two = FakeNodes::new(2, 2);
     two.register(svc).await;
     two.heartbeat(svc).await;
-    let err = svc.create_table(create_req("t2az", 5, 5)).await.unwrap_err();
+    let err = svc
+        .create_table(create_req("t2az", 5, 5))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ControlErrorKind::Unavailable);
-    assert!(err.message.contains("2 availability zone(s)"), "{}", err.message);
+    assert!(
+        err.message.contains("2 availability zone(s)"),
+        "{}",
+        err.message
+    );
 
     let mut nodes = FakeNodes::new(3, 2);
     nodes.register(svc).await;
     nodes.heartbeat(svc).await;
-    let t = svc.create_table(create_req("Music", 6000, 1000)).await.unwrap();
+    let t = svc
+        .create_table(create_req("Music", 6000, 1000))
+        .await
+        .unwrap();
     assert_eq!(t.status, TableStatus::Creating);
     assert_eq!(t.partitions.len(), 3);
     check_placement(svc, &nodes, "Music", 3);
 
-    let again = svc.create_table(create_req("Music", 5, 5)).await.unwrap_err();
+    let again = svc
+        .create_table(create_req("Music", 5, 5))
+        .await
+        .unwrap_err();
     assert_eq!(again.kind, ControlErrorKind::ResourceInUse);
     assert_eq!(again.message, "Table already exists: Music");
     let busy = svc.delete_table("Music").await.unwrap_err();
@@ -145,11 +174,22 @@ async fn mem_table_lifecycle_with_dynamodb_errors() {
         ControlErrorKind::ResourceNotFound,
         "no routing to a CREATING table"
     );
-    let standby = b.service.create_table(create_req("Other", 5, 5)).await.unwrap_err();
+    let standby = b
+        .service
+        .create_table(create_req("Other", 5, 5))
+        .await
+        .unwrap_err();
     assert_eq!(standby.kind, ControlErrorKind::NotLeader);
     assert_eq!(standby.leader_hint.as_deref(), Some("a:7400"));
 
-    drive_until(svc, &mut nodes, "Music", Some(TableStatus::Active), Duration::from_secs(5)).await;
+    drive_until(
+        svc,
+        &mut nodes,
+        "Music",
+        Some(TableStatus::Active),
+        Duration::from_secs(5),
+    )
+    .await;
     let routed = svc.lookup(lookup).await.unwrap();
     assert_eq!(routed.partitions.len(), 2);
     assert!(routed.partitions[0].range.contains(0));
@@ -179,10 +219,17 @@ async fn mem_table_lifecycle_with_dynamodb_errors() {
     assert_eq!(d.status, TableStatus::Deleting);
     drive_until(svc, &mut nodes, "Music", None, Duration::from_secs(5)).await;
     let hosted: usize = nodes.nodes.iter().map(|n| n.replicas.len()).sum();
-    assert_eq!(hosted, 3 * 3, "Music's replicas dropped, the three 1-partition tables remain");
+    assert_eq!(
+        hosted,
+        3 * 3,
+        "Music's replicas dropped, the three 1-partition tables remain"
+    );
     let gone = svc.describe_table("Music").await.unwrap_err();
     assert_eq!(gone.kind, ControlErrorKind::ResourceNotFound);
-    assert_eq!(gone.message, "Requested resource not found: Table: Music not found");
+    assert_eq!(
+        gone.message,
+        "Requested resource not found: Table: Music not found"
+    );
 }
 
 #[tokio::test]
@@ -197,14 +244,20 @@ async fn etcd_election_failover_and_fencing() {
     };
     let a = Election::new(store.clone(), &keys, rec("a"), cfg.clone()).spawn();
     let mut rx = a.state();
-    tokio::time::timeout(Duration::from_secs(3), rx.wait_for(|s| matches!(s, LeaderState::Leader(_))))
-        .await
-        .expect("a leads")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        rx.wait_for(|s| matches!(s, LeaderState::Leader(_))),
+    )
+    .await
+    .expect("a leads")
+    .unwrap();
     let fa = a.fence().unwrap();
     let b = Election::new(store.clone(), &keys, rec("b"), cfg.clone()).spawn();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert!(b.fence().is_none(), "b stays standby while a renews past one TTL");
+    assert!(
+        b.fence().is_none(),
+        "b stays standby while a renews past one TTL"
+    );
     let w = Txn {
         when: vec![],
         then: vec![TxnOp::put("/cairn/election/x", "a")],
@@ -227,8 +280,14 @@ async fn etcd_election_failover_and_fencing() {
         when: vec![],
         then: vec![TxnOp::put("/cairn/election/x", "stale")],
     };
-    assert_eq!(fenced_txn(&store, &fa, stale).await, Err(FencedError::Deposed));
-    assert_eq!(store.get("/cairn/election/x").await.unwrap().unwrap().value, b"a");
+    assert_eq!(
+        fenced_txn(&store, &fa, stale).await,
+        Err(FencedError::Deposed)
+    );
+    assert_eq!(
+        store.get("/cairn/election/x").await.unwrap().unwrap().value,
+        b"a"
+    );
 
     // A resignation hands over without waiting for the TTL.
     let c = Election::new(store.clone(), &keys, rec("c"), cfg.clone()).spawn();
@@ -236,10 +295,13 @@ async fn etcd_election_failover_and_fencing() {
     let t = Instant::now();
     b.resign().await;
     let mut rx = c.state();
-    tokio::time::timeout(Duration::from_secs(1), rx.wait_for(|s| matches!(s, LeaderState::Leader(_))))
-        .await
-        .expect("c takes over at once after a resignation")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(1),
+        rx.wait_for(|s| matches!(s, LeaderState::Leader(_))),
+    )
+    .await
+    .expect("c takes over at once after a resignation")
+    .unwrap();
     eprintln!("handover after a resignation: {:?}", t.elapsed());
     c.resign().await;
 }
@@ -248,19 +310,45 @@ async fn etcd_election_failover_and_fencing() {
 async fn etcd_tables_standby_routing_and_etcd_outage() {
     let mut etcd = Etcd::start().await;
     let keys = Keys::new("/cairn/tables");
-    let a = Instance::start(etcd.store().await, &keys, "a", election_config(), service_config());
+    let a = Instance::start(
+        etcd.store().await,
+        &keys,
+        "a",
+        election_config(),
+        service_config(),
+    );
     a.wait_leader(Duration::from_secs(3)).await;
-    let b = Instance::start(etcd.store().await, &keys, "b", election_config(), service_config());
+    let b = Instance::start(
+        etcd.store().await,
+        &keys,
+        "b",
+        election_config(),
+        service_config(),
+    );
     let svc = &a.service;
     let mut nodes = FakeNodes::new(3, 2);
     nodes.register(svc).await;
     nodes.heartbeat(svc).await;
 
-    let t = svc.create_table(create_req("Orders", 6000, 1000)).await.unwrap();
+    let t = svc
+        .create_table(create_req("Orders", 6000, 1000))
+        .await
+        .unwrap();
     assert_eq!((t.status, t.partitions.len()), (TableStatus::Creating, 3));
-    assert_eq!(svc.describe_table("Orders").await.unwrap().id, t.id, "read your write");
+    assert_eq!(
+        svc.describe_table("Orders").await.unwrap().id,
+        t.id,
+        "read your write"
+    );
     check_placement(svc, &nodes, "Orders", 3);
-    drive_until(svc, &mut nodes, "Orders", Some(TableStatus::Active), Duration::from_secs(5)).await;
+    drive_until(
+        svc,
+        &mut nodes,
+        "Orders",
+        Some(TableStatus::Active),
+        Duration::from_secs(5),
+    )
+    .await;
 
     // The standby serves the routing of the new table from its own watch-fed memory.
     let hashes: Vec<u64> = vec![0, 1 << 62, 1 << 63, u64::MAX];
@@ -277,7 +365,11 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
     .await;
     assert_eq!(from_standby, from_leader);
     assert_eq!(from_standby.partitions.len(), 3);
-    let not_leader = b.service.create_table(create_req("X1x", 5, 5)).await.unwrap_err();
+    let not_leader = b
+        .service
+        .create_table(create_req("X1x", 5, 5))
+        .await
+        .unwrap_err();
     assert_eq!(not_leader.kind, ControlErrorKind::NotLeader);
     assert_eq!(not_leader.leader_hint.as_deref(), Some("a:7400"));
 
@@ -285,7 +377,10 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
     nodes.heartbeat(svc).await;
     etcd.pause();
     let t0 = Instant::now();
-    let err = svc.create_table(create_req("Frozen", 5, 5)).await.unwrap_err();
+    let err = svc
+        .create_table(create_req("Frozen", 5, 5))
+        .await
+        .unwrap_err();
     let took = t0.elapsed();
     etcd.resume();
     eprintln!("CreateTable with etcd frozen failed after {took:?}: {err}");
@@ -299,18 +394,27 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
     nodes.heartbeat(svc).await;
     etcd.stop();
     let t0 = Instant::now();
-    let err = svc.create_table(create_req("During", 5, 5)).await.unwrap_err();
+    let err = svc
+        .create_table(create_req("During", 5, 5))
+        .await
+        .unwrap_err();
     let took = t0.elapsed();
     eprintln!("CreateTable with etcd down failed after {took:?}: {err}");
     assert!(
-        matches!(err.kind, ControlErrorKind::Unavailable | ControlErrorKind::NotLeader),
+        matches!(
+            err.kind,
+            ControlErrorKind::Unavailable | ControlErrorKind::NotLeader
+        ),
         "{err:?}"
     );
     if err.kind == ControlErrorKind::Unavailable {
         assert!(err.message.contains("etcd unavailable"), "{}", err.message);
     }
     assert!(took < Duration::from_secs(3), "took {took:?}");
-    assert_eq!(svc.describe_table("Orders").await.unwrap().status, TableStatus::Active);
+    assert_eq!(
+        svc.describe_table("Orders").await.unwrap().status,
+        TableStatus::Active
+    );
     assert_eq!(b.service.lookup(lookup.clone()).await.unwrap(), from_leader);
 
     // etcd back: table creation works again (after the leader re-establishes itself).
@@ -338,11 +442,21 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    eprintln!("CreateTable worked again {:?} after etcd restarted", t1.elapsed());
+    eprintln!(
+        "CreateTable worked again {:?} after etcd restarted",
+        t1.elapsed()
+    );
     let svc = &leader.service;
     let standby = if std::ptr::eq(leader, &a) { &b } else { &a };
     assert_eq!(created.name, "After");
-    drive_until(svc, &mut nodes, "After", Some(TableStatus::Active), Duration::from_secs(5)).await;
+    drive_until(
+        svc,
+        &mut nodes,
+        "After",
+        Some(TableStatus::Active),
+        Duration::from_secs(5),
+    )
+    .await;
 
     // DeleteTable: DELETING, nodes drop the replicas, then the table is gone everywhere.
     svc.delete_table("Orders").await.unwrap();
@@ -361,4 +475,70 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
         .await
         .unwrap();
     assert_eq!(names.table_names, ["After"]);
+}
+
+/// Kills a child process on drop.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn cairn_control(etcd: &Etcd, name: &str) -> Proc {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-control"))
+        .args([
+            "--etcd",
+            &etcd.endpoint(),
+            "--name",
+            name,
+            "--cluster",
+            "/cairn/bin",
+        ])
+        .args([
+            "--listen",
+            &format!("{name}.local:7400"),
+            "--election-ttl-s",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start cairn-control");
+    Proc(child)
+}
+
+#[tokio::test]
+async fn binary_standby_takes_over_when_the_leader_is_killed() {
+    let etcd = Etcd::start().await;
+    let store = etcd.store().await;
+    let keys = Keys::new("/cairn/bin");
+    let leader_name = || {
+        let store = store.clone();
+        let key = keys.leader();
+        async move {
+            let kv = store.get(&key).await.ok()??;
+            let rec: LeaderRecord = serde_json::from_slice(&kv.value).ok()?;
+            Some(rec.name)
+        }
+    };
+    let mut one = Some(cairn_control(&etcd, "one"));
+    let first = eventually(Duration::from_secs(10), "a leader", &leader_name).await;
+    assert_eq!(first, "one");
+    let _two = cairn_control(&etcd, "two");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = Instant::now();
+    drop(one.take()); // SIGKILL: no resignation, the lease must expire
+    let next = eventually(Duration::from_secs(5), "the standby leads", || {
+        let f = leader_name();
+        async move { f.await.filter(|n| n == "two") }
+    })
+    .await;
+    assert_eq!(next, "two");
+    eprintln!(
+        "cairn-control failover after SIGKILL: {:?}",
+        killed.elapsed()
+    );
 }

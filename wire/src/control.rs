@@ -188,8 +188,15 @@ impl TableDesc {
     }
 
     fn key_attr(&self, role: KeyRole) -> Option<(&str, AttributeType)> {
-        let name = &self.key_schema.iter().find(|e| e.key_type == role)?.attribute_name;
-        let def = self.attribute_definitions.iter().find(|d| &d.attribute_name == name)?;
+        let name = &self
+            .key_schema
+            .iter()
+            .find(|e| e.key_type == role)?
+            .attribute_name;
+        let def = self
+            .attribute_definitions
+            .iter()
+            .find(|d| &d.attribute_name == name)?;
         Some((name, def.attribute_type))
     }
 }
@@ -204,7 +211,10 @@ pub struct HashRange {
 
 impl HashRange {
     /// The whole hash space.
-    pub const FULL: HashRange = HashRange { start: 0, end: None };
+    pub const FULL: HashRange = HashRange {
+        start: 0,
+        end: None,
+    };
 
     /// True when `hash` lies in the range.
     pub fn contains(&self, hash: u64) -> bool {
@@ -405,7 +415,9 @@ impl ControlErrorKind {
             }
             ControlErrorKind::NotLeader
             | ControlErrorKind::Unavailable
-            | ControlErrorKind::UnknownNode => "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
+            | ControlErrorKind::UnknownNode => {
+                "com.amazonaws.dynamodb.v20120810#ServiceUnavailable"
+            }
             ControlErrorKind::Internal => "com.amazonaws.dynamodb.v20120810#InternalServerError",
         }
     }
@@ -459,7 +471,10 @@ mod group_ids_serde {
         v.iter().map(|g| g.0).collect::<Vec<u64>>().serialize(s)
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<GroupId>, D::Error> {
-        Ok(Vec::<u64>::deserialize(d)?.into_iter().map(GroupId).collect())
+        Ok(Vec::<u64>::deserialize(d)?
+            .into_iter()
+            .map(GroupId)
+            .collect())
     }
 }
 
@@ -562,7 +577,11 @@ mod tests {
             partitions: vec![GroupId(7), GroupId(8)],
         };
         let json = serde_json::to_string(&t).unwrap();
-        for needle in [r#""key_type":"HASH""#, r#""PAY_PER_REQUEST""#, r#""CREATING""#] {
+        for needle in [
+            r#""key_type":"HASH""#,
+            r#""PAY_PER_REQUEST""#,
+            r#""CREATING""#,
+        ] {
             assert!(json.contains(needle), "{needle} missing in {json}");
         }
         assert!(json.contains(r#""partitions":[7,8]"#), "{json}");
@@ -622,7 +641,10 @@ mod tests {
             ],
         });
         let json = serde_json::to_vec(&reply).unwrap();
-        assert_eq!(serde_json::from_slice::<ControlReply>(&json).unwrap(), reply);
+        assert_eq!(
+            serde_json::from_slice::<ControlReply>(&json).unwrap(),
+            reply
+        );
         let err = ControlReply::Error(ControlError::new(ControlErrorKind::NotLeader, "standby"));
         let json = serde_json::to_vec(&err).unwrap();
         assert_eq!(serde_json::from_slice::<ControlReply>(&json).unwrap(), err);

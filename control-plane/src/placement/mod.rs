@@ -76,7 +76,11 @@ pub fn place(
         for &i in &chosen {
             load[i].replicas += 1;
         }
-        out.push([load[chosen[0]].node, load[chosen[1]].node, load[chosen[2]].node]);
+        out.push([
+            load[chosen[0]].node,
+            load[chosen[1]].node,
+            load[chosen[2]].node,
+        ]);
     }
     Ok(out)
 }

@@ -54,16 +54,26 @@ fn placements_use_three_zones_and_stay_balanced_within_each_zone() {
             }
         }
         for z in &zones {
-            let in_zone: Vec<u32> = nodes.iter().filter(|n| n.az == *z).map(|n| load[&n.node]).collect();
+            let in_zone: Vec<u32> = nodes
+                .iter()
+                .filter(|n| n.az == *z)
+                .map(|n| load[&n.node])
+                .collect();
             let (lo, hi) = (in_zone.iter().min().unwrap(), in_zone.iter().max().unwrap());
             assert!(hi - lo <= 1, "zone {z} unbalanced: {in_zone:?}");
         }
         // With exactly three zones of equal size, the whole cluster is balanced too.
-        let sizes: BTreeSet<usize> = zones.iter().map(|z| nodes.iter().filter(|n| n.az == *z).count()).collect();
+        let sizes: BTreeSet<usize> = zones
+            .iter()
+            .map(|z| nodes.iter().filter(|n| n.az == *z).count())
+            .collect();
         if zones.len() == 3 && sizes.len() == 1 {
             let (lo, hi) = (load.values().min().unwrap(), load.values().max().unwrap());
             assert!(hi - lo <= 1, "cluster unbalanced: {load:?}");
-            let (lo, hi) = (leaders.values().min().unwrap(), leaders.values().max().unwrap());
+            let (lo, hi) = (
+                leaders.values().min().unwrap(),
+                leaders.values().max().unwrap(),
+            );
             assert!(hi - lo <= 1, "leaders unbalanced: {leaders:?}");
         }
         // Deterministic and independent of input order.

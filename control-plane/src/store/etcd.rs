@@ -167,7 +167,10 @@ impl MetaStore for EtcdStore {
     async fn range(&self, prefix: &str) -> Result<Range, StoreError> {
         let mut c = self.client.clone();
         let resp = self
-            .call("range", c.get(prefix, Some(GetOptions::new().with_prefix())))
+            .call(
+                "range",
+                c.get(prefix, Some(GetOptions::new().with_prefix())),
+            )
             .await?;
         Ok(Range {
             kvs: resp.kvs().iter().map(convert_kv).collect(),
@@ -229,9 +232,7 @@ impl MetaStore for EtcdStore {
 
     async fn watch(&self, prefix: &str, from: Revision) -> Result<Watch, StoreError> {
         let mut c = self.client.clone();
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(from);
+        let options = WatchOptions::new().with_prefix().with_start_revision(from);
         let mut stream = self.call("watch", c.watch(prefix, Some(options))).await?;
         let (tx, rx) = mpsc::channel(WATCH_BUFFER_MSGS_MAX);
         tokio::spawn(async move {
@@ -245,7 +246,10 @@ impl MetaStore for EtcdStore {
                     Ok(None) => {
                         let detail = "watch stream ended".to_string();
                         let _ = tx
-                            .send(WatchMsg::Error(StoreError::Unavailable { op: "watch", detail }))
+                            .send(WatchMsg::Error(StoreError::Unavailable {
+                                op: "watch",
+                                detail,
+                            }))
                             .await;
                         return;
                     }
@@ -286,7 +290,11 @@ impl MetaStore for EtcdStore {
                         })
                     })
                     .collect();
-                if tx.send(WatchMsg::Events { revision, events }).await.is_err() {
+                if tx
+                    .send(WatchMsg::Events { revision, events })
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

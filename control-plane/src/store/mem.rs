@@ -236,12 +236,11 @@ impl State {
             if mine.is_empty() {
                 return !w.tx.is_closed();
             }
-            w.tx
-                .try_send(WatchMsg::Events {
-                    revision: rev,
-                    events: mine,
-                })
-                .is_ok()
+            w.tx.try_send(WatchMsg::Events {
+                revision: rev,
+                events: mine,
+            })
+            .is_ok()
         });
     }
 }
@@ -447,7 +446,10 @@ mod tests {
         let out = s.txn(t).await.unwrap();
         assert!(out.succeeded);
         let kv = s.get("/a/3").await.unwrap().unwrap();
-        assert_eq!((kv.create_revision, kv.mod_revision), (out.revision, out.revision));
+        assert_eq!(
+            (kv.create_revision, kv.mod_revision),
+            (out.revision, out.revision)
+        );
         assert!(s.get("/a/2").await.unwrap().is_none());
         // A stale mod_revision guard fails.
         s.put("/a/1", b"x2".to_vec(), None).await.unwrap();

@@ -112,7 +112,10 @@ pub struct TxnOutcome {
 pub enum WatchEvent {
     Put(KeyValue),
     /// The key, and the revision of the deletion.
-    Delete { key: String, revision: Revision },
+    Delete {
+        key: String,
+        revision: Revision,
+    },
 }
 
 /// What a watch delivers.

@@ -2,8 +2,8 @@
 
 use storage_node::rng::{Rng, for_each_seed};
 use wire::control::{
-    AttributeDefinition, AttributeType, BillingMode, ControlErrorKind, CreateTableRequest,
-    KeyRole, KeySchemaElement, ListTablesRequest, ProvisionedThroughput,
+    AttributeDefinition, AttributeType, BillingMode, ControlErrorKind, CreateTableRequest, KeyRole,
+    KeySchemaElement, ListTablesRequest, ProvisionedThroughput,
 };
 
 use super::*;
@@ -71,8 +71,16 @@ fn framework_errors_are_collected_with_dynamodb_wording() {
     );
     let mut r = base();
     r.table_name = "x".repeat(256);
-    assert!(err_of(&r).1.starts_with("1 validation error detected: Value 'xxx"));
-    assert!(err_of(&r).1.ends_with("Member must have length less than or equal to 255"));
+    assert!(
+        err_of(&r)
+            .1
+            .starts_with("1 validation error detected: Value 'xxx")
+    );
+    assert!(
+        err_of(&r)
+            .1
+            .ends_with("Member must have length less than or equal to 255")
+    );
     let mut r = base();
     r.key_schema.clear();
     assert_eq!(
@@ -83,7 +91,8 @@ fn framework_errors_are_collected_with_dynamodb_wording() {
 
 #[test]
 fn semantic_errors_match_dynamodb() {
-    let cases: Vec<(Box<dyn Fn(&mut CreateTableRequest)>, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut CreateTableRequest)>;
+    let cases: Vec<(Mutation, &str)> = vec![
         (
             Box::new(|r| r.billing_mode = Some(BillingMode::PayPerRequest)),
             "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
@@ -155,7 +164,9 @@ fn list_tables_limits() {
         "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
     );
     assert_eq!(
-        validate_list(&req(Some("ab"), Some(101))).unwrap_err().message,
+        validate_list(&req(Some("ab"), Some(101)))
+            .unwrap_err()
+            .message,
         "2 validation errors detected: \
          Value 'ab' at 'exclusiveStartTableName' failed to satisfy constraint: Member must have length greater than or equal to 3; \
          Value '101' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"

@@ -76,10 +76,27 @@ impl Etcd {
         let child = Command::new(&bin)
             .args(["--name", "t", "--data-dir"])
             .arg(self.dir.join("data"))
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
             .args(["--initial-cluster", &format!("t={peer}")])
-            .args(["--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error"])
+            .args([
+                "--initial-cluster-state",
+                "new",
+                "--logger",
+                "zap",
+                "--log-level",
+                "error",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -91,7 +108,10 @@ impl Etcd {
             if store.get("/ready-probe").await.is_ok() {
                 return;
             }
-            assert!(Instant::now() < deadline, "etcd did not come up within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not come up within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -133,7 +153,10 @@ impl Etcd {
 
     fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().expect("etcd running").id().to_string();
-        let ok = Command::new("kill").args([sig, &pid]).status().expect("run kill");
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("run kill");
         assert!(ok.success(), "kill {sig} {pid} failed");
     }
 
@@ -162,7 +185,13 @@ pub struct Instance<S: MetaStore> {
 }
 
 impl<S: MetaStore> Instance<S> {
-    pub fn start(store: S, keys: &Keys, name: &str, election: ElectionConfig, cfg: ServiceConfig) -> Instance<S> {
+    pub fn start(
+        store: S,
+        keys: &Keys,
+        name: &str,
+        election: ElectionConfig,
+        cfg: ServiceConfig,
+    ) -> Instance<S> {
         let metadata = Metadata::new();
         let sync = metadata.spawn_sync(store.clone(), keys.clone());
         let me = LeaderRecord {
@@ -280,7 +309,11 @@ impl FakeNodes {
                 applied += 1;
                 match cmd {
                     NodeCommand::CreateReplica { partition, member } => {
-                        let r = partition.replicas.iter().find(|r| r.member == member).unwrap();
+                        let r = partition
+                            .replicas
+                            .iter()
+                            .find(|r| r.member == member)
+                            .unwrap();
                         n.replicas.push(ReplicaState {
                             group: partition.id,
                             member,
@@ -292,7 +325,8 @@ impl FakeNodes {
                         });
                     }
                     NodeCommand::DropReplica { group, member } => {
-                        n.replicas.retain(|r| !(r.group == group && r.member == member));
+                        n.replicas
+                            .retain(|r| !(r.group == group && r.member == member));
                     }
                 }
             }
