@@ -160,6 +160,22 @@ impl Etcd {
         assert!(ok.success(), "kill {sig} {pid} failed");
     }
 
+    /// Compacts etcd's history up to `revision` (through `etcdctl`).
+    pub fn compact(&self, revision: i64) {
+        let ok = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args([
+                "--endpoints",
+                &self.endpoint(),
+                "compact",
+                &revision.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .expect("run etcdctl (apt-get install etcd-client)");
+        assert!(ok.success(), "etcdctl compact {revision} failed");
+    }
+
     /// Starts etcd again on the same ports and data.
     pub async fn restart(&mut self) {
         self.stop();
@@ -169,8 +185,11 @@ impl Etcd {
 
 impl Drop for Etcd {
     fn drop(&mut self) {
-        if self.child.is_some() {
-            self.signal("-CONT");
+        if let Some(c) = &self.child {
+            // A paused etcd must be thawed to die cleanly; never panic in drop.
+            let _ = Command::new("kill")
+                .args(["-CONT", &c.id().to_string()])
+                .status();
         }
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
