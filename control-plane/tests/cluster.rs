@@ -13,8 +13,9 @@ use control_plane::store::{Keys, LeaderRecord, MemStore, MetaStore, Txn, TxnOp};
 use std::collections::BTreeSet;
 use tokio::time::Instant;
 use wire::control::{
-    AttributeDefinition, AttributeType, BillingMode, ControlErrorKind, CreateTableRequest, KeyRole,
-    KeySchemaElement, ListTablesRequest, ProvisionedThroughput, RoutingLookup, TableStatus,
+    AttributeDefinition, AttributeType, BillingMode, ControlErrorKind, ControlReply,
+    ControlRequest, CreateTableRequest, KeyRole, KeySchemaElement, ListTablesRequest,
+    ProvisionedThroughput, RoutingLookup, TableStatus,
 };
 
 fn service_config() -> ServiceConfig {
@@ -230,6 +231,71 @@ async fn mem_table_lifecycle_with_dynamodb_errors() {
         gone.message,
         "Requested resource not found: Table: Music not found"
     );
+}
+
+#[tokio::test]
+async fn mem_silent_nodes_get_no_replicas_and_handle_dispatches() {
+    let store = MemStore::new();
+    let keys = Keys::new("/cairn/live");
+    let a = Instance::start(store, &keys, "a", election_config(), service_config());
+    a.wait_leader(Duration::from_secs(2)).await;
+    let svc = &a.service;
+    let mut nodes = FakeNodes::new(4, 1);
+    nodes.register(svc).await;
+    nodes.heartbeat(svc).await;
+    // az3's only node goes silent; after the liveness timeout it gets no new replicas.
+    nodes.nodes[3].silent = true;
+    let silent_id = nodes.nodes[3].id.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    nodes.heartbeat(svc).await;
+    let t = svc.create_table(create_req("Live", 6000, 1)).await.unwrap();
+    assert_eq!(t.partitions.len(), 3);
+    svc.metadata().read(|v| {
+        for p in v.partitions_of(t.id) {
+            assert!(
+                p.replicas.iter().all(|r| r.node != silent_id),
+                "dead node chosen"
+            );
+        }
+    });
+    // With az3 silent, three live AZs remain; one more silent AZ and placement must refuse.
+    nodes.nodes[2].silent = true;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    nodes.heartbeat(svc).await;
+    let err = svc
+        .create_table(create_req("Refused", 5, 5))
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("2 availability zone(s)"),
+        "{}",
+        err.message
+    );
+
+    // `handle` is the RPC entry point: requests in, replies (or typed errors) out, JSON-clean.
+    let req = ControlRequest::DescribeTable {
+        table_name: "Live".into(),
+    };
+    let req: ControlRequest = serde_json::from_slice(&serde_json::to_vec(&req).unwrap()).unwrap();
+    match svc.handle(req).await {
+        ControlReply::Table(d) => assert_eq!(d.id, t.id),
+        other => panic!("unexpected {other:?}"),
+    }
+    match svc
+        .handle(ControlRequest::DeleteTable {
+            table_name: "Nope".into(),
+        })
+        .await
+    {
+        ControlReply::Error(e) => {
+            assert_eq!(e.kind, ControlErrorKind::ResourceNotFound);
+            assert_eq!(
+                e.kind.dynamodb_type(),
+                "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }
 
 #[tokio::test]

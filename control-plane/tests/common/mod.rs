@@ -265,6 +265,8 @@ impl<S: MetaStore> Drop for Instance<S> {
 /// One simulated storage node.
 #[derive(Clone, Debug)]
 pub struct FakeNode {
+    /// A silent node sends no heartbeats (as if crashed).
+    pub silent: bool,
     pub name: String,
     pub az: String,
     pub id: Option<NodeId>,
@@ -284,6 +286,7 @@ impl FakeNodes {
         for a in 0..azs {
             for i in 0..per_az {
                 nodes.push(FakeNode {
+                    silent: false,
                     name: format!("node-{a}-{i}"),
                     az: format!("az{a}"),
                     id: None,
@@ -313,7 +316,9 @@ impl FakeNodes {
     pub async fn heartbeat<S: MetaStore>(&mut self, svc: &ControlService<S>) -> usize {
         let mut applied = 0;
         for n in &mut self.nodes {
-            let Some(id) = n.id else { continue };
+            let Some(id) = n.id.filter(|_| !n.silent) else {
+                continue;
+            };
             let reply = match svc
                 .heartbeat(NodeHeartbeat {
                     node: id,
