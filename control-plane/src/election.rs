@@ -187,14 +187,25 @@ impl<S: MetaStore> Election<S> {
         let retry = Duration::from_millis(self.cfg.retry_ms);
         let ttl = Duration::from_secs(self.cfg.ttl_s.max(1) as u64);
         let step_down_after = ttl - ttl / 3;
+        let mut failing = false;
         'lease: loop {
             if *stop.borrow() {
                 return;
             }
             let lease = match self.store.lease_grant(self.cfg.ttl_s).await {
-                Ok(l) => l,
+                Ok(l) => {
+                    if failing {
+                        info!(name = %self.me.name, "election: etcd reachable again");
+                        failing = false;
+                    }
+                    l
+                }
                 Err(e) => {
-                    warn!(error = %e, "election: cannot get a lease");
+                    // One line per outage, not one per retry.
+                    if !failing {
+                        warn!(error = %e, "election: cannot get a lease; retrying");
+                        failing = true;
+                    }
                     self.publish(&state, LeaderState::Standby { leader: None });
                     if wait_stop(&mut stop, retry).await {
                         return;

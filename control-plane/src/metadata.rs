@@ -316,7 +316,12 @@ impl Metadata {
             let range = match store.range(&prefix).await {
                 Ok(r) => r,
                 Err(e) => {
-                    warn!(error = %e, "metadata: range read failed; serving the last view");
+                    // One line per outage, not one per retry.
+                    if backoff == backoff_min {
+                        warn!(error = %e, "metadata: range read failed; serving the last view");
+                    } else {
+                        debug!(error = %e, "metadata: range read failed again");
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(backoff_max);
                     continue;
