@@ -2,6 +2,8 @@
 //! only types, encodings and the rules that decide whether a value is valid.
 //!
 //! Modules:
+//! - [`control`]: node ↔ control-plane RPCs and the table/partition/node descriptions kept in
+//!   etcd (JSON via serde).
 //! - [`ids`]: identifiers embedded in formats ([`ids::TableId`]; table 0 is the engine's
 //!   metadata).
 //! - [`number`]: DynamoDB numbers ([`number::Number`]): parsing with DynamoDB's rules and
@@ -12,6 +14,7 @@
 //! - [`replication`]: the Multi-Paxos messages, log entries, memberships and persisted promise
 //!   state exchanged by `storage-node/src/replication/`.
 
+pub mod control;
 pub mod ids;
 pub mod key;
 pub mod number;
