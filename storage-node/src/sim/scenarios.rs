@@ -18,6 +18,7 @@ fn quiet(seed: u64) -> SimConfig {
         transfers: false,
         bit_flips: false,
         splits_max: 0,
+        clock_drift_pct: 0,
         chaos_ms: 6_000,
         heal_ms: 4_000,
         ..SimConfig::new(seed)
