@@ -68,7 +68,7 @@ impl SimConfig {
             chaos_ms: 8_000,
             heal_ms: 4_000,
             tick_ms: 10,
-            clock_drift_pct: 20,
+            clock_drift_pct: 30,
             faults: true,
             membership_changes: true,
             transfers: true,
