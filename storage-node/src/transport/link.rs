@@ -1,6 +1,7 @@
 //! One peer's side of the transport (`transport/mod.rs`): its bounded send queue, its current
 //! connection (the "link"), the driver task that drains the queue onto one unidirectional
-//! stream, and dialing with capped exponential backoff.
+//! stream, and dialing with capped exponential backoff. Peers are dialed lazily: when a frame
+//! is queued or a call waits and there is no live link.
 //!
 //! Invariants:
 //! - A link is only ever an authenticated connection: dialed here and answered by the
@@ -14,7 +15,7 @@
 //!   the peer to close.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,8 +42,11 @@ pub(crate) struct Peer {
     queue_tx: mpsc::Sender<Vec<u8>>,
     queued_bytes: AtomicUsize,
     link: watch::Sender<Option<Link>>,
-    /// Asks the driver to dial (a call is waiting, or the address changed).
+    /// Wakes the driver: the address changed, or a call wants a connection.
     pub(crate) wake: Notify,
+    /// A call is waiting for a connection: dial even with nothing queued. (Without it a
+    /// wake only re-reads the address: peers are dialed lazily, when there is traffic.)
+    dial_wanted: AtomicBool,
 }
 
 impl Peer {
@@ -90,6 +94,7 @@ impl Peer {
             if let Some(l) = self.current() {
                 return l.conn;
             }
+            self.dial_wanted.store(true, Ordering::Release);
             self.wake.notify_one();
             let _ = tokio::time::timeout(retry, rx.changed()).await;
         }
@@ -130,6 +135,7 @@ pub(crate) fn peer_entry(shared: &Arc<Shared>, name: &str) -> Result<Arc<Peer>, 
         queued_bytes: AtomicUsize::new(0),
         link: watch::Sender::new(None),
         wake: Notify::new(),
+        dial_wanted: AtomicBool::new(false),
     });
     peers.insert(name.to_owned(), peer.clone());
     drop(peers);
@@ -196,7 +202,11 @@ async fn drive(shared: Arc<Shared>, peer: Arc<Peer>, mut queue: mpsc::Receiver<V
                     }
                     None => return,
                 },
-                () = peer.wake.notified() => {}
+                () = peer.wake.notified() => {
+                    if !peer.dial_wanted.swap(false, Ordering::AcqRel) {
+                        continue;
+                    }
+                }
             }
         }
         let link = match peer.current() {
