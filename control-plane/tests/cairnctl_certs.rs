@@ -35,7 +35,11 @@ fn certs_init_and_issue() {
     let ds = d.to_str().unwrap();
 
     let out = cairnctl(&["certs", "init", "--dir", ds]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&d.join("ca.key")), 0o600);
     assert_eq!(mode(&d.join("ca.pem")), 0o644);
     let ca_before = std::fs::read(d.join("ca.pem")).unwrap();
@@ -46,10 +50,22 @@ fn certs_init_and_issue() {
     assert_eq!(std::fs::read(d.join("ca.pem")).unwrap(), ca_before);
 
     let out = cairnctl(&[
-        "certs", "issue", "--dir", ds, "--host", "node-1", "--san", "127.0.0.1", "--san",
+        "certs",
+        "issue",
+        "--dir",
+        ds,
+        "--host",
+        "node-1",
+        "--san",
+        "127.0.0.1",
+        "--san",
         "node-1.local",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&d.join("node-1.key")), 0o600);
     assert_eq!(mode(&d.join("node-1.pem")), 0o644);
     let id = certs::load_identity(&d, "node-1").unwrap();
@@ -58,7 +74,11 @@ fn certs_init_and_issue() {
     let out = cairnctl(&["certs", "issue", "--dir", ds, "--host", "node-1"]);
     assert!(!out.status.success(), "overwrote without --force");
     let out = cairnctl(&["certs", "issue", "--dir", ds, "--host", "node-1", "--force"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&d.join("node-1.key")), 0o600);
 
     let out = cairnctl(&["certs", "issue", "--dir", ds, "--host", "../escape"]);

@@ -62,7 +62,11 @@ fn run_certs(cmd: CertsCommand) -> Result<(), certs::CertError> {
     match cmd {
         CertsCommand::Init { dir, force } => {
             let paths = certs::init_ca(&dir, force)?;
-            println!("created {} and {}", paths.cert.display(), paths.key.display());
+            println!(
+                "created {} and {}",
+                paths.cert.display(),
+                paths.key.display()
+            );
         }
         CertsCommand::Issue {
             dir,
@@ -71,7 +75,11 @@ fn run_certs(cmd: CertsCommand) -> Result<(), certs::CertError> {
             force,
         } => {
             let paths = certs::issue(&dir, &host, &sans, force)?;
-            println!("created {} and {}", paths.cert.display(), paths.key.display());
+            println!(
+                "created {} and {}",
+                paths.cert.display(),
+                paths.key.display()
+            );
         }
     }
     Ok(())
