@@ -249,6 +249,13 @@ pub fn read_header(
 /// Splits a whole frame into its checked header and its body: steps 1–4 and 6 of the
 /// module docs (everything that needs no type).
 pub fn split_frame(frame: &[u8], body_bytes_max: usize) -> Result<(Header, &[u8]), FrameError> {
+    let (header, body) = header_and_body(frame, body_bytes_max)?;
+    header.verify_body(body)?;
+    Ok((header, body))
+}
+
+/// Steps 1–4: header present, magic, reserved bits, body bound, exact length.
+fn header_and_body(frame: &[u8], body_bytes_max: usize) -> Result<(Header, &[u8]), FrameError> {
     let Some(head) = frame.first_chunk::<HEADER_BYTES>() else {
         return Err(FrameError::Truncated {
             needed: HEADER_BYTES,
@@ -268,9 +275,7 @@ pub fn split_frame(frame: &[u8], body_bytes_max: usize) -> Result<(Header, &[u8]
             extra: frame.len() - needed,
         });
     }
-    let body = &frame[HEADER_BYTES..];
-    header.verify_body(body)?;
-    Ok((header, body))
+    Ok((header, &frame[HEADER_BYTES..]))
 }
 
 /// A frame around an already-encoded body (the transport's own tests use it to build frames
@@ -310,25 +315,7 @@ pub fn peek_type(frame: &[u8]) -> Option<(u16, u16)> {
 
 /// Decodes a whole frame as a `T`, with every check of the module docs, in order.
 pub fn decode<T: Framed>(frame: &[u8], body_bytes_max: usize) -> Result<T, FrameError> {
-    let Some(head) = frame.first_chunk::<HEADER_BYTES>() else {
-        return Err(FrameError::Truncated {
-            needed: HEADER_BYTES,
-            got: frame.len(),
-        });
-    };
-    let header = read_header(head, body_bytes_max)?;
-    let needed = HEADER_BYTES + header.body_len();
-    if frame.len() < needed {
-        return Err(FrameError::Truncated {
-            needed,
-            got: frame.len(),
-        });
-    }
-    if frame.len() > needed {
-        return Err(FrameError::TrailingBytes {
-            extra: frame.len() - needed,
-        });
-    }
+    let (header, body) = header_and_body(frame, body_bytes_max)?;
     if header.msg_type != T::TYPE {
         return Err(FrameError::UnknownType {
             got: header.msg_type,
@@ -342,7 +329,6 @@ pub fn decode<T: Framed>(frame: &[u8], body_bytes_max: usize) -> Result<T, Frame
             known: T::VERSION,
         });
     }
-    let body = &frame[HEADER_BYTES..];
     header.verify_body(body)?;
     decode_body::<T>(body)
 }

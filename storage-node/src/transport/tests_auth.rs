@@ -129,3 +129,38 @@ async fn hello_contradicting_the_certificate_is_refused() {
     assert!(recv_within(&mut b_rx, 1).await.is_none());
     b.shutdown().await;
 }
+
+/// 0-RTT is off: a client that asks for it (and holds a session ticket from an earlier
+/// connection) is not given it; our own dialer never asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_rtt_is_refused() {
+    let dir = cluster("auth-0rtt", &["a", "b"]);
+    let (b, _b_rx) = start(&identity(&dir, "b"));
+    let a = identity(&dir, "a");
+    let client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    for config in [
+        tls::early_data_client_config(&a, &limits()),
+        tls::client_config(&a, &limits()).unwrap(),
+    ] {
+        // A full handshake first, so that the client holds a resumption ticket.
+        let conn = client
+            .connect_with(config.clone(), b.local_addr(), "b")
+            .unwrap()
+            .await
+            .unwrap();
+        let hello = wire::frame::encode(&wire::peer::PeerHello { name: "a".into() }, 512).unwrap();
+        link::call_on(&conn, &hello, 512).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        conn.close(0u32.into(), b"done");
+        let connecting = client.connect_with(config, b.local_addr(), "b").unwrap();
+        match connecting.into_0rtt() {
+            Err(connecting) => {
+                connecting.await.unwrap();
+            }
+            Ok((_conn, accepted)) => {
+                assert!(!accepted.await, "server accepted 0-RTT data");
+            }
+        }
+    }
+    b.shutdown().await;
+}

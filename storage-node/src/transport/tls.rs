@@ -91,16 +91,31 @@ pub fn server_config(id: &Identity, limits: &QuicLimits) -> Result<quinn::Server
 
 /// The client side: presents our certificate, trusts only the cluster CA.
 pub fn client_config(id: &Identity, limits: &QuicLimits) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_early(id, limits, false)
+}
+
+/// `early_data` is true only in the test that shows servers refuse 0-RTT.
+fn client_config_early(
+    id: &Identity,
+    limits: &QuicLimits,
+    early_data: bool,
+) -> Result<quinn::ClientConfig, TlsError> {
     let mut tls = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(roots(&id.ca)?)
         .with_client_auth_cert(id.chain.clone(), id.key.clone_key())?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
-    tls.enable_early_data = false;
+    tls.enable_early_data = early_data;
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| TlsError::Quic(e.to_string()))?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
     cfg.transport_config(transport_config(limits)?);
     Ok(cfg)
+}
+
+/// A client that would send 0-RTT data if the server allowed it (tests only).
+#[cfg(test)]
+pub fn early_data_client_config(id: &Identity, limits: &QuicLimits) -> quinn::ClientConfig {
+    client_config_early(id, limits, true).expect("client config")
 }
 
 /// A client configuration without a certificate (tests: such a client must be refused).
