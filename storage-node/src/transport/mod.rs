@@ -36,7 +36,8 @@
 //! a grace period (so frames already written on it still arrive). Reconnects use capped
 //! exponential backoff. Incoming connections are served in `transport/serve.rs`.
 //!
-//! Shutdown: [`Transport::shutdown`] closes the endpoint and stops every task.
+//! Shutdown: [`Transport::shutdown`] (or dropping the last handle) closes the endpoint and
+//! stops every task.
 
 pub mod certs;
 mod link;
@@ -224,10 +225,33 @@ impl Shared {
     }
 }
 
-/// A transport endpoint (cheap to clone; all clones share it).
+/// A transport endpoint (cheap to clone; all clones share it). Dropping the last clone
+/// stops it as [`Transport::shutdown`] does, without waiting for close frames to go out.
 #[derive(Clone)]
 pub struct Transport {
     shared: Arc<Shared>,
+    _stop_on_drop: Arc<StopOnDrop>,
+}
+
+/// Stops the endpoint when the last [`Transport`] clone goes (the tasks hold `Shared`, so it
+/// cannot do this itself).
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        stop(&self.0);
+    }
+}
+
+/// Closes the endpoint, aborts the long-lived tasks and forgets the peers.
+fn stop(shared: &Shared) {
+    shared.shut.store(true, Ordering::Relaxed);
+    shared.endpoint.close(CLOSE_SHUTDOWN.into(), b"shutdown");
+    let tasks = std::mem::take(&mut *shared.tasks.lock().expect("tasks lock"));
+    for t in tasks {
+        t.abort();
+    }
+    shared.peers.lock().expect("peers lock").clear();
 }
 
 impl Transport {
@@ -269,7 +293,11 @@ impl Transport {
             shut: std::sync::atomic::AtomicBool::new(false),
         });
         shared.spawn_tracked(serve::accept_loop(shared.clone()));
-        Ok((Transport { shared }, inbound_rx))
+        let transport = Transport {
+            _stop_on_drop: Arc::new(StopOnDrop(shared.clone())),
+            shared,
+        };
+        Ok((transport, inbound_rx))
     }
 
     /// Our host name.
@@ -356,15 +384,7 @@ impl Transport {
     /// Closes every connection and stops every task. Later sends and calls fail with
     /// `Shutdown`.
     pub async fn shutdown(&self) {
-        self.shared.shut.store(true, Ordering::Relaxed);
-        self.shared
-            .endpoint
-            .close(CLOSE_SHUTDOWN.into(), b"shutdown");
-        let tasks = std::mem::take(&mut *self.shared.tasks.lock().expect("tasks lock"));
-        for t in tasks {
-            t.abort();
-        }
-        self.shared.peers.lock().expect("peers lock").clear();
+        stop(&self.shared);
         let _ =
             tokio::time::timeout(Duration::from_secs(2), self.shared.endpoint.wait_idle()).await;
     }
