@@ -5,7 +5,9 @@
 //! The seam ([`Transport`]):
 //! - [`Transport::send`]: one-way frame to a peer, never blocks: it goes into that peer's
 //!   bounded queue (frames and bytes) or fails with [`SendError::Full`]. Frames to one peer
-//!   travel in order on one long-lived unidirectional stream.
+//!   travel in order on one long-lived unidirectional stream; across a reconnect or a
+//!   connection switch they may be lost, duplicated (a frame whose write failed is resent)
+//!   or reordered, as on any network.
 //! - [`Transport::call`]: request/response with a timeout, one bidirectional stream per call;
 //!   the other side answers through its [`CallHandler`].
 //! - Inbound one-way frames arrive on the bounded channel [`Transport::bind`] returns, as

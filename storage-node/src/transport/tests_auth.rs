@@ -111,8 +111,29 @@ async fn dialed_peer_with_another_name_is_refused() {
         recv_within(&mut b_rx, 1).await.is_none(),
         "frame for c reached b"
     );
+
+    // A certificate for d that also lists c as a SAN passes TLS for "c", but its identity
+    // (the common name) is d: still refused.
+    certs::issue(
+        dir.path(),
+        "d",
+        &["c".to_owned(), "127.0.0.1".to_owned()],
+        false,
+    )
+    .unwrap();
+    let (d, mut d_rx) = start(&identity(&dir, "d"));
+    let err = link::dial(&a.shared, "c", d.local_addr())
+        .await
+        .err()
+        .expect("dial to a host that is only an alias succeeded");
+    assert!(
+        err.contains("certificate names \"d\", expected \"c\""),
+        "{err}"
+    );
+    assert!(recv_within(&mut d_rx, 1).await.is_none());
     a.shutdown().await;
     b.shutdown().await;
+    d.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
