@@ -494,3 +494,23 @@ fn random_batches_round_trip() {
         );
     });
 }
+
+#[test]
+fn golden_peer_hello() {
+    let frame = encode(
+        &PeerHello {
+            name: "node-1".into(),
+        },
+        MAX,
+    )
+    .unwrap();
+    assert_eq!(
+        hex(&frame),
+        concat!(
+            "43524e46020001000800000000000000", // magic, type 2, version 1, 8 body bytes
+            "3b4635991d4b568dce1cbb1b588bd399", // checksum
+            "6e6f64652d31ffff",                 // rkyv inline string: "node-1", 0xff padding
+        )
+    );
+    assert_eq!(decode::<PeerHello>(&frame, MAX).unwrap().name, "node-1");
+}
