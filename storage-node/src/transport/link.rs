@@ -12,7 +12,8 @@
 //!   side with the smaller name is kept, on both sides; between two links of the same kind,
 //!   the newer wins (the older one belongs to a peer that has restarted). A link we dialed
 //!   and no longer use is closed after `retire_grace_ms`; a link the peer dialed is left for
-//!   the peer to close.
+//!   the peer to close, and kept as the standby that replaces the current link if that one
+//!   fails first.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,6 +43,10 @@ pub(crate) struct Peer {
     queue_tx: mpsc::Sender<Vec<u8>>,
     queued_bytes: AtomicUsize,
     link: watch::Sender<Option<Link>>,
+    /// A live link the peer dialed that lost to the current one: used if the current one
+    /// fails before the peer retires it (say the current one points at a dead process and
+    /// the standby comes from its successor).
+    standby: Mutex<Option<Link>>,
     /// Wakes the driver: the address changed, or a call wants a connection.
     pub(crate) wake: Notify,
     /// A call is waiting for a connection: dial even with nothing queued. (Without it a
@@ -100,10 +105,15 @@ impl Peer {
         }
     }
 
+    /// Drops link `id` (it closed or failed): the standby takes its place if it is alive.
     fn clear_if_current(&self, id: usize) {
+        let mut standby = self.standby.lock().expect("standby lock");
+        if standby.as_ref().is_some_and(|l| l.conn.stable_id() == id) {
+            *standby = None;
+        }
         self.link.send_if_modified(|cur| {
             if cur.as_ref().is_some_and(|l| l.conn.stable_id() == id) {
-                *cur = None;
+                *cur = standby.take().filter(|l| l.conn.close_reason().is_none());
                 true
             } else {
                 false
@@ -134,6 +144,7 @@ pub(crate) fn peer_entry(shared: &Arc<Shared>, name: &str) -> Result<Arc<Peer>, 
         queue_tx,
         queued_bytes: AtomicUsize::new(0),
         link: watch::Sender::new(None),
+        standby: Mutex::new(None),
         wake: Notify::new(),
         dial_wanted: AtomicBool::new(false),
     });
@@ -150,21 +161,28 @@ pub(crate) fn adopt(shared: &Arc<Shared>, peer: &Arc<Peer>, new: Link) {
     let canonical = |l: &Link| l.dialed_by_me == me_smaller;
     let new_id = new.conn.stable_id();
     let mut retire = None;
+    let mut standby = peer.standby.lock().expect("standby lock");
     peer.link.send_modify(|cur| match cur {
         Some(c) if c.conn.close_reason().is_none() && canonical(c) && !canonical(&new) => {
             if new.dialed_by_me {
                 retire = Some(new.clone());
+            } else {
+                *standby = Some(new.clone());
             }
         }
         _ => {
             if let Some(old) = cur.replace(new.clone())
-                && old.dialed_by_me
                 && old.conn.close_reason().is_none()
             {
-                retire = Some(old);
+                if old.dialed_by_me {
+                    retire = Some(old);
+                } else {
+                    *standby = Some(old);
+                }
             }
         }
     });
+    drop(standby);
     let watched = peer.clone();
     let conn = new.conn;
     tokio::spawn(async move {

@@ -278,6 +278,65 @@ async fn simultaneous_dials_settle_on_one_connection() {
     b.shutdown().await;
 }
 
+/// When the current link fails while the peer's own (losing) connection is still open, that
+/// connection takes over without a dial (here the address book points at a hole, so a dial
+/// could not succeed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_link_takes_over_without_a_dial() {
+    let dir = cluster("standby", &["a", "b"]);
+    let (a, _a_rx) = start(&identity(&dir, "a"));
+    // b keeps the duplicate it dialed open for the whole test.
+    let (b, mut b_rx) = start_with(
+        &identity(&dir, "b"),
+        TransportConfig {
+            retire_grace_ms: 30_000,
+            ..test_config()
+        },
+    );
+    let hole = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.set_peer_addr("b", hole.local_addr().unwrap()).unwrap();
+    let a_to_b = link::dial(&a.shared, "b", b.local_addr()).await.unwrap();
+    let l1 = a_to_b.conn.clone();
+    link::adopt(
+        &a.shared,
+        &link::peer_entry(&a.shared, "b").unwrap(),
+        a_to_b,
+    );
+    let b_to_a = link::dial(&b.shared, "a", a.local_addr()).await.unwrap();
+    link::adopt(
+        &b.shared,
+        &link::peer_entry(&b.shared, "a").unwrap(),
+        b_to_a,
+    );
+    let current = |t: &Transport, p: &str| {
+        t.shared.peers.lock().unwrap()[p]
+            .current()
+            .map(|l| l.conn.stable_id())
+    };
+    // a keeps the canonical link it dialed.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while a.shared.endpoint.open_connections() < 2 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(current(&a, "b"), Some(l1.stable_id()));
+    l1.close(0u32.into(), b"test: current link fails");
+    // (current() hides a closed link at once; the standby is promoted when the close is seen.)
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while current(&a, "b").is_none_or(|id| id == l1.stable_id()) {
+        assert!(Instant::now() < deadline, "no standby took over");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a.send("b", test_frame(b"via standby")).unwrap();
+    let f = recv_within(&mut b_rx, 5)
+        .await
+        .expect("frame via the standby");
+    assert_eq!(body_of(&f), b"via standby");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 /// A raw client with a valid certificate ("evil") writes a corrupted frame after a good one:
 /// the good one is delivered, the bad one is not, the connection is closed with
 /// `CLOSE_BAD_FRAME` and the reason, and the server keeps serving everyone else.
