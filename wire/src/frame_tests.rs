@@ -468,6 +468,7 @@ fn random_message(rng: &mut Rng) -> Message {
                     .unwrap(),
                 },
                 data: rng.bytes(len),
+                committed_only: flag,
             }
         }
         12 => Message::SnapshotResp {

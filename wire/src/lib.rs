@@ -2,6 +2,8 @@
 //! only types, encodings and the rules that decide whether a value is valid.
 //!
 //! Modules:
+//! - [`control`]: node ↔ control-plane RPCs and the table/partition/node descriptions kept in
+//!   etcd (JSON via serde).
 //! - [`ids`]: identifiers embedded in formats ([`ids::TableId`]; table 0 is the engine's
 //!   metadata).
 //! - [`number`]: DynamoDB numbers ([`number::Number`]): parsing with DynamoDB's rules and
@@ -15,6 +17,7 @@
 //!   (byte layout and message type registry in its docs).
 //! - [`peer`]: node-to-node framed messages (replication batches, the transport handshake).
 
+pub mod control;
 pub mod frame;
 pub mod ids;
 pub mod key;

@@ -445,10 +445,15 @@ pub enum Message {
     /// Catch-up by state instead of log: the receiver replaces its log and
     /// state with `data` as of `meta`. For a `Log` member `data` is empty
     /// (it keeps no state; the snapshot only says where its log starts).
+    /// `committed_only`: sent without a leader, in answer to a committed-only
+    /// `Fetch` the sender could not serve from its compacted log; `meta` is
+    /// then committed state (a fact whatever the ballot), and the sender is
+    /// not a leader.
     Snapshot {
         ballot: Ballot,
         meta: SnapshotMeta,
         data: Vec<u8>,
+        committed_only: bool,
     },
     /// Sent once the snapshot is durable.
     SnapshotResp {

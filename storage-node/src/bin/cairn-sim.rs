@@ -97,10 +97,12 @@ fn main() {
             report_failure(&r);
         }
         println!(
-            "{{\"seeds\": 1, \"failures\": {}, \"simulated_hours\": {:.4}, \"faults_injected\": {}}}",
+            "{{\"seeds\": 1, \"failures\": {}, \"simulated_hours\": {:.4}, \"faults_injected\": {}, \"splits\": {}, \"children_rejoined\": {}}}",
             u8::from(failed),
             r.simulated_ms as f64 / 3.6e6,
-            r.faults_injected
+            r.faults_injected,
+            r.splits,
+            r.children_rejoined
         );
         std::process::exit(i32::from(failed));
     }
@@ -115,7 +117,7 @@ fn main() {
         .map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0));
     let limit = args.seeds.unwrap_or(u64::MAX);
     let next = Arc::new(AtomicU64::new(0));
-    let totals = Arc::new(Mutex::new((0u64, 0u64, 0u64, 0u64)));
+    let totals = Arc::new(Mutex::new((0u64, 0u64, 0u64, 0u64, 0u64, 0u64)));
     eprintln!("cairn-sim: seeds from {base}, {} thread(s)", args.threads);
     let workers: Vec<_> = (0..args.threads)
         .map(|_| {
@@ -134,6 +136,8 @@ fn main() {
                     t.0 += 1;
                     t.2 += r.simulated_ms;
                     t.3 += r.faults_injected;
+                    t.4 += r.splits;
+                    t.5 += r.children_rejoined;
                     if !r.violations.is_empty() {
                         t.1 += 1;
                         report_failure(&r);
@@ -150,11 +154,13 @@ fn main() {
     }
     let t = *totals.lock().expect("totals");
     println!(
-        "{{\"seeds\": {}, \"failures\": {}, \"simulated_hours\": {:.4}, \"faults_injected\": {}}}",
+        "{{\"seeds\": {}, \"failures\": {}, \"simulated_hours\": {:.4}, \"faults_injected\": {}, \"splits\": {}, \"children_rejoined\": {}}}",
         t.0,
         t.1,
         t.2 as f64 / 3.6e6,
-        t.3
+        t.3,
+        t.4,
+        t.5
     );
     std::process::exit(i32::from(t.1 > 0));
 }

@@ -334,6 +334,16 @@ impl Replica {
                 }
                 (prev_index, b, es)
             }
+            // A leaderless catch-up needs entries we compacted: send our
+            // state instead (the driver supplies it), or a member that is
+            // behind membership changes could wait forever for a log
+            // nobody holds any more.
+            _ if committed_only && self.has_state() && self.applied > prev_index => {
+                if !self.ready.snapshot_needed.contains(&from) {
+                    self.ready.snapshot_needed.push(from);
+                }
+                return;
+            }
             // Compacted past what was asked: answer from our snapshot
             // point; the asker sees it does not connect.
             _ => (

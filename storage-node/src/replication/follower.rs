@@ -9,7 +9,9 @@
 //! A damaged member (corruption found at recovery) becomes healthy again
 //! once it follows a leader of a later ballot and holds that leader's
 //! committed entry of its own ballot: everything committed before that
-//! leader's election is then in its log.
+//! leader's election is then in its log. Until then it takes commit
+//! points only from accepts (their `prev` check proves its log matches),
+//! never from heartbeats (the leader's idea of what it holds is stale).
 
 use wire::replication::{Ballot, Entry, LogIndex, MemberId, Message, Role, SnapshotMeta};
 
@@ -117,8 +119,13 @@ impl Replica {
         quiesce: bool,
     ) {
         self.heard_leader(from);
-        if !self.joining {
-            // The leader caps `commit` at what it knows we match.
+        if !self.joining && self.damaged_at.is_none() {
+            // The leader caps `commit` at what it knows we match. That
+            // knowledge is stale for a damaged member: it lost records it
+            // acknowledged, and what recovery found beyond the damage may
+            // be entries it had replaced (a bit flip in the record that
+            // superseded them brings them back). Such a member advances its
+            // commit only from accepts, whose `prev` check proves a match.
             self.log.set_commit(commit.min(self.log.last_index()));
             self.maybe_heal();
         }
@@ -141,6 +148,22 @@ impl Replica {
             return;
         }
         let index = meta.index;
+        self.install_snapshot(meta, data);
+        self.reply_after_persist(from, Message::SnapshotResp { ballot, index });
+    }
+
+    /// Committed state from a peer without a leader (see `on_fetch`): a
+    /// fact whatever the ballot, so no promise changes. A joining member
+    /// waits for its leader instead.
+    pub(super) fn on_committed_snapshot(&mut self, meta: SnapshotMeta, data: Vec<u8>) {
+        if self.is_leader() || self.joining || meta.index <= self.log.commit() {
+            return;
+        }
+        self.install_snapshot(meta, data);
+    }
+
+    fn install_snapshot(&mut self, meta: SnapshotMeta, data: Vec<u8>) {
+        let index = meta.index;
         let role = meta.membership.role(self.id);
         self.log.install(meta.clone());
         self.refresh_membership();
@@ -157,6 +180,5 @@ impl Replica {
         };
         self.ready.snapshot = Some((meta, data));
         self.maybe_heal();
-        self.reply_after_persist(from, Message::SnapshotResp { ballot, index });
     }
 }

@@ -112,7 +112,7 @@ impl Replica {
         }
     }
 
-    fn lead_ref(&self) -> Option<&Lead> {
+    pub(super) fn lead_ref(&self) -> Option<&Lead> {
         match &self.state {
             State::Leader(l) => Some(l),
             _ => None,
@@ -528,15 +528,20 @@ impl Replica {
         };
         p.become_snapshot(meta.index);
         l.snapshot_asked_at.insert(to, now);
-        self.send(to, Message::Snapshot { ballot, meta, data });
+        self.send(
+            to,
+            Message::Snapshot {
+                ballot,
+                meta,
+                data,
+                committed_only: false,
+            },
+        );
     }
 
     /// The driver's answer to `Ready::snapshot_needed`: `data` is the state
     /// machine as of [`Replica::applied`].
     pub fn send_snapshot(&mut self, to: MemberId, data: Vec<u8>) {
-        if !self.is_leader() {
-            return;
-        }
         let index = self.applied;
         let meta = SnapshotMeta {
             index,
@@ -546,7 +551,22 @@ impl Replica {
                 .expect("applied is at or after the snapshot point"),
             membership: self.log.membership_at(index),
         };
-        self.begin_snapshot_send(to, meta, data);
+        if self.is_leader() {
+            self.begin_snapshot_send(to, meta, data);
+        } else if self.has_state() {
+            // Leaderless catch-up (see `on_fetch`): what we applied is
+            // committed.
+            let ballot = self.hs.ballot;
+            self.send(
+                to,
+                Message::Snapshot {
+                    ballot,
+                    meta,
+                    data,
+                    committed_only: true,
+                },
+            );
+        }
     }
 
     pub(super) fn on_snapshot_resp(&mut self, from: MemberId, index: LogIndex) {

@@ -18,7 +18,8 @@
 //!   consistent reads without a round trip (`leader.rs`);
 //! - membership steps through the log with roles `Full`, `Log` and
 //!   `Learner` (`wire::replication::Membership`);
-//! - leader transfer and quiescence of idle groups (`leader.rs`).
+//! - leader transfer and quiescence of idle groups (`leader.rs`);
+//! - splitting a group in two through the log (`split.rs`).
 //!
 //! Messages and persisted records are defined in `wire::replication`.
 
@@ -30,6 +31,7 @@ mod progress;
 mod ready;
 mod replica;
 mod settings;
+mod split;
 
 #[cfg(test)]
 mod model_check;

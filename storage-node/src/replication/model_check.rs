@@ -289,6 +289,7 @@ impl Peer {
             applied: 0,
             damaged: false,
             joining: false,
+            fresh: false,
         };
         Replica::new(self.id, GROUP, settings(), self.seed, p).expect("valid settings")
     }

@@ -101,4 +101,8 @@ pub enum ProposeError {
     NotCaughtUp(MemberId),
     #[error("member {0} cannot lead")]
     NotEligible(MemberId),
+    #[error("the group is not settled (member {0} is not Full): no split now")]
+    NotSettled(MemberId),
+    #[error("invalid split: {0}")]
+    InvalidSplit(&'static str),
 }

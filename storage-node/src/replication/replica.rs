@@ -48,6 +48,11 @@ pub struct Persisted {
     /// A member added to a running group, with no state yet: it refuses
     /// entries until it has received a snapshot.
     pub joining: bool,
+    /// This member has never run, so it has promised nothing to any
+    /// leader: it may vote at once (a restarted member first keeps its
+    /// promises for an election timeout). Only a group born from a split
+    /// starts fresh (see `split.rs`); recovery always passes `false`.
+    pub fresh: bool,
 }
 
 impl Persisted {
@@ -64,6 +69,7 @@ impl Persisted {
             applied: 0,
             damaged: false,
             joining: false,
+            fresh: false,
         }
     }
 
@@ -183,7 +189,11 @@ impl Replica {
             election_timeout: settings.election_ticks,
             // A restarted member may have acknowledged a leader just before
             // it went down: it keeps that promise for one election timeout.
-            vote_blocked_until: u64::from(settings.election_ticks),
+            vote_blocked_until: if p.fresh {
+                0
+            } else {
+                u64::from(settings.election_ticks)
+            },
             quiesced: false,
             damaged_at: p
                 .hard_state
@@ -408,6 +418,12 @@ impl Replica {
             // Committed entries are facts whatever the ballot: catch-up
             // without a leader does not touch promises.
             Message::CommitHint { commit, .. } => return self.on_commit_hint(from, commit),
+            Message::Snapshot {
+                meta,
+                data,
+                committed_only: true,
+                ..
+            } => return self.on_committed_snapshot(meta, data),
             Message::Fetch {
                 from_index,
                 max_bytes,
@@ -497,6 +513,11 @@ impl Replica {
 
     pub(super) fn vote_blocked(&self) -> bool {
         self.is_leader() || self.quiesced || self.now < self.vote_blocked_until
+    }
+
+    /// Does this member keep state-machine state (it can send snapshots)?
+    pub(super) fn has_state(&self) -> bool {
+        matches!(self.my_role(), Some(Role::Full | Role::Learner)) && !self.joining
     }
 
     pub(super) fn can_campaign(&self) -> bool {

@@ -142,8 +142,7 @@ impl World {
                 )),
             }
         }
-        for g in 0..self.cfg.groups {
-            let g = GroupId(g);
+        for g in self.groups.clone() {
             let max_acked = acked
                 .iter()
                 .filter(|a| a.0 == g)
@@ -178,6 +177,10 @@ impl World {
         for (&g, &mark) in &self.check.marks.clone() {
             for (m, n) in self.group_members(g) {
                 let Some(s) = self.nodes[&n].hosts.get(&g).map(|h| h.replica.status()) else {
+                    let d = self.describe_group(g);
+                    self.check.violation(format!(
+                        "convergence: {m} of {g} has no replica on node {n} after healing:{d}"
+                    ));
                     continue;
                 };
                 if s.commit < mark {

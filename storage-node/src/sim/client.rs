@@ -1,7 +1,9 @@
 //! Simulated clients: each runs one operation at a time against a random
 //! key (puts, deletes, conditional puts, consistent and eventually
-//! consistent reads), follows leader redirects, retries what certainly had
-//! no effect, and gives up on timeout (the outcome of a write is then
+//! consistent reads), routed to the group that owns it by the world's
+//! routing map (looked up again when a group says the key moved in a
+//! split), follows leader redirects, retries what certainly had no effect,
+//! and gives up on timeout (the outcome of a write is then
 //! unknown). Every consistent operation that may have taken effect is
 //! recorded, with its simulated invocation and response times, for the
 //! linearizability checker.
@@ -101,7 +103,24 @@ impl Clients {
     }
 }
 
+fn op_key(op: ClientOp) -> u64 {
+    match op {
+        ClientOp::Write(cmd) => cmd.key(),
+        ClientOp::StrongGet(k) | ClientOp::EventualGet(k) => k,
+    }
+}
+
 impl World {
+    /// The group that owns `key`, per the routing map.
+    pub(super) fn route(&self, key: u64) -> GroupId {
+        *self
+            .routes
+            .range(..=key)
+            .next_back()
+            .expect("every client key is routed")
+            .1
+    }
+
     fn pick_node(&mut self, group: GroupId) -> Option<NodeId> {
         let members = self.group_members(group);
         if members.is_empty() {
@@ -115,8 +134,10 @@ impl World {
         if self.clients.clients[c as usize].cur.is_some() {
             return;
         }
-        let group = GroupId(self.rng.below(self.cfg.groups));
-        let key = group.0 * 1000 + self.rng.below(self.cfg.keys_per_group);
+        let base = GroupId(self.rng.below(self.cfg.groups));
+        let first = self.initial_range(base).0;
+        let key = first + self.rng.below(self.cfg.keys_per_group);
+        let group = self.route(key);
         let cl = &mut self.clients.clients[c as usize];
         cl.seq += 1;
         let value = (c + 1) << 32 | cl.seq;
@@ -205,12 +226,21 @@ impl World {
         match reply {
             Reply::Written(_) | Reply::Value(_) => self.finish_op(c, Some(reply), true),
             Reply::Redirect(hint) if attempts < ATTEMPTS_MAX => {
-                let node = hint.and_then(|m| self.directory.get(&m).map(|(n, _)| *n));
+                let node = hint.and_then(|m| self.directory.get(&(st.group, m)).copied());
                 let node = match node {
                     Some(n) => Some(n),
                     None => self.pick_node(st.group),
                 };
                 self.send_attempt(c, node);
+            }
+            Reply::WrongGroup if attempts < ATTEMPTS_MAX => {
+                // The key moved in a split: look it up again.
+                let key = op_key(st.op);
+                let group = self.route(key);
+                if let Some(cur) = self.clients.clients[c as usize].cur.as_mut() {
+                    cur.group = group;
+                }
+                self.send_attempt(c, None);
             }
             Reply::Retry | Reply::NotCommitted if attempts < ATTEMPTS_MAX => {
                 // Certainly no effect: try again elsewhere a little later.
@@ -271,10 +301,7 @@ impl World {
             return;
         };
         let now = self.now;
-        let key = match cur.op {
-            ClientOp::Write(cmd) => cmd.key(),
-            ClientOp::StrongGet(k) | ClientOp::EventualGet(k) => k,
-        };
+        let key = op_key(cur.op);
         match (&reply, cur.op) {
             (Some(Reply::Value(v)), ClientOp::EventualGet(_)) => {
                 self.clients.eventual_reads.push((key, *v));

@@ -49,7 +49,7 @@ impl World {
         if self.control.plans.iter().any(|p| p.group == group) {
             return false;
         }
-        let Some(&(victim_node, _)) = self.directory.get(&victim) else {
+        let Some(&victim_node) = self.directory.get(&(group, victim)) else {
             return false;
         };
         let az = self.nodes[&victim_node].az;
@@ -87,6 +87,8 @@ impl World {
             }
         }
         self.control.plans.extend(keep);
+        self.maybe_split();
+        self.adopt_split_orphans();
         self.schedule(CONTROL_MS, Ev::Control);
     }
 
@@ -110,13 +112,13 @@ impl World {
         if n.up {
             let replica = Replica::new(id, group, settings, seed, Persisted::joining(membership))
                 .expect("valid settings");
-            n.hosts.insert(group, Host::new(replica, Kv::default(), 0));
+            n.hosts.insert(group, Host::new(replica, Kv::new(0, 0), 0));
         }
         id
     }
 
-    fn destroy_member(&mut self, member: MemberId) {
-        if let Some((node, group)) = self.directory.remove(&member) {
+    fn destroy_member(&mut self, group: GroupId, member: MemberId) {
+        if let Some(node) = self.directory.remove(&(group, member)) {
             let n = self.nodes.get_mut(&node).expect("node");
             if n.stores.get(&group).is_some_and(|(m, _)| *m == member) {
                 n.stores.remove(&group);
@@ -169,7 +171,7 @@ impl World {
             1 => {
                 if membership.role(p.victim).is_none() {
                     if conf_committed {
-                        self.destroy_member(p.victim);
+                        self.destroy_member(p.group, p.victim);
                         p.step = 2;
                     }
                     return;
@@ -210,7 +212,7 @@ impl World {
                 let l = p.log_member.expect("added in step 0");
                 if membership.role(l).is_none() {
                     if conf_committed {
-                        self.destroy_member(l);
+                        self.destroy_member(p.group, l);
                         p.step = 5;
                     }
                     return;

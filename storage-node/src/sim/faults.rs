@@ -1,6 +1,7 @@
 //! The fault injector: while the chaos phase lasts, every few hundred
 //! simulated milliseconds it picks one fault: crash a node (it restarts
-//! later, losing unsynced writes), isolate a node or a whole AZ, cut one
+//! later, losing unsynced writes), isolate a node (sometimes with every
+//! failure detector noticing at once) or a whole AZ, cut one
 //! direction of a link, make the network lossy, duplicating and slow, flip
 //! a bit in a durable record, hand leadership over, start a membership
 //! replacement, or heal the network.
@@ -9,8 +10,6 @@
 //! disks: a flip goes only to a group none of whose stores is already
 //! damaged. (Durability is promised for crash patterns that leave a
 //! quorum's disks; two damaged members of three are outside it.)
-
-use wire::replication::GroupId;
 
 use super::net::NodeId;
 use super::world::{Ev, World};
@@ -40,6 +39,9 @@ impl World {
             20..35 => {
                 let n = nodes[self.rng.below(nodes.len() as u64) as usize];
                 self.net.isolate(&[n], &nodes);
+                if self.rng.chance(1, 2) {
+                    self.detect_at_once(n);
+                }
             }
             35..45 => {
                 let az = self.rng.below(3);
@@ -63,11 +65,11 @@ impl World {
             }
             80..85 if self.cfg.bit_flips => self.flip_a_bit(),
             85..95 if self.cfg.transfers => {
-                let g = GroupId(self.rng.below(self.cfg.groups));
+                let g = self.random_group();
                 self.transfer_random(g);
             }
             95..100 if self.cfg.membership_changes => {
-                let g = GroupId(self.rng.below(self.cfg.groups));
+                let g = self.random_group();
                 let members = self.group_members(g);
                 if !members.is_empty() {
                     let victim = members[self.rng.below(members.len() as u64) as usize].0;
@@ -78,8 +80,27 @@ impl World {
         }
     }
 
+    /// The failure detectors of every other node report `n` down at once
+    /// (instead of after `DETECT_MS`): followers of leaders on `n` may
+    /// campaign right away. The leaders there may still hold their leases,
+    /// which their successors must wait out.
+    fn detect_at_once(&mut self, n: NodeId) {
+        let on_n: Vec<(wire::replication::GroupId, wire::replication::MemberId)> = self.nodes[&n]
+            .hosts
+            .iter()
+            .map(|(&g, h)| (g, h.replica.id()))
+            .collect();
+        for (g, m) in on_n {
+            for (_, other) in self.group_members(g) {
+                if other != n {
+                    self.with_host(other, g, |h, _, _| h.replica.peer_unreachable(m));
+                }
+            }
+        }
+    }
+
     fn flip_a_bit(&mut self) {
-        let g = GroupId(self.rng.below(self.cfg.groups));
+        let g = self.random_group();
         let members = self.group_members(g);
         let damaged = members.iter().any(|&(m, n)| {
             let node = &self.nodes[&n];

@@ -30,6 +30,19 @@ pub enum Reply {
     Redirect(Option<wire::replication::MemberId>),
     /// Try again (busy, no leader yet, read lost leadership, ...).
     Retry,
+    /// This group does not own the key (any more): it moved in a split.
+    /// Certainly no effect; look the key up again.
+    WrongGroup,
+}
+
+/// A group this member starts because it applied a split entry.
+pub struct Child {
+    pub group: wire::replication::GroupId,
+    pub persisted: crate::replication::Persisted,
+    pub kv: Kv,
+    /// This member led the parent when it applied the split: the child
+    /// campaigns at once.
+    pub lead: bool,
 }
 
 /// One pending fsync: what waits for it.
@@ -49,6 +62,10 @@ pub struct Out {
     pub applied: Vec<Entry>,
     /// Writes acknowledged to clients: (index, ballot).
     pub acked: Vec<(LogIndex, Ballot)>,
+    /// Groups born from split entries applied here.
+    pub children: Vec<Child>,
+    /// A snapshot was installed here, up to this index.
+    pub snapshot_installed: Option<LogIndex>,
 }
 
 pub struct Host {
@@ -110,8 +127,9 @@ impl Host {
                 }
             }
             if let Some((meta, data)) = ready.snapshot {
-                self.kv = Kv::decode(&data);
+                self.kv = Kv::decode(&data, (0, 0));
                 self.kv_applied = meta.index;
+                out.snapshot_installed = Some(meta.index);
             }
             let mut last_applied = None;
             for e in ready.committed {
@@ -151,18 +169,36 @@ impl Host {
             self.kv_applied + 1,
             "entries applied in order, once"
         );
-        let mut result = true;
-        if let Payload::Command(bytes) = &e.payload {
-            let c = Command::decode(bytes).expect("the sim only proposes valid commands");
-            result = self.kv.apply(&c);
+        let mut result = Some(true);
+        match &e.payload {
+            Payload::Command(bytes) => {
+                let c = Command::decode(bytes).expect("the sim only proposes valid commands");
+                result = self.kv.apply(&c);
+            }
+            Payload::Split(spec) => {
+                let at = u64::from_le_bytes(
+                    spec.key[..]
+                        .try_into()
+                        .expect("the sim's split keys are 8 bytes"),
+                );
+                out.children.push(Child {
+                    group: spec.new_group,
+                    persisted: self.replica.split_child(e),
+                    kv: self.kv.split_off(at),
+                    lead: self.replica.is_leader(),
+                });
+            }
+            Payload::Noop | Payload::Conf(_) => {}
         }
         self.kv_applied = e.index;
         if let Some((ballot, req, _)) = self.writes.remove(&e.index) {
-            let reply = if ballot == e.ballot {
-                out.acked.push((e.index, e.ballot));
-                Reply::Written(result)
-            } else {
-                Reply::NotCommitted
+            let reply = match result {
+                _ if ballot != e.ballot => Reply::NotCommitted,
+                Some(held) => {
+                    out.acked.push((e.index, e.ballot));
+                    Reply::Written(held)
+                }
+                None => Reply::WrongGroup,
             };
             out.replies.push((req, reply));
         }
@@ -173,7 +209,12 @@ impl Host {
         let kv = &self.kv;
         self.ready_reads.retain(|&(index, req, key)| {
             if index <= applied {
-                out.replies.push((req, Reply::Value(kv.get(key))));
+                let reply = if kv.owns(key) {
+                    Reply::Value(kv.get(key))
+                } else {
+                    Reply::WrongGroup
+                };
+                out.replies.push((req, reply));
                 false
             } else {
                 true
@@ -193,6 +234,11 @@ impl Host {
     }
 
     pub fn write(&mut self, req: ReqId, c: Command, out: &mut Out) {
+        if !self.kv.owns(c.key()) && self.replica.is_leader() {
+            // Ownership only shrinks: this group will never take it.
+            out.replies.push((req, Reply::WrongGroup));
+            return;
+        }
         match self.replica.propose(c.encode()) {
             Ok((index, ballot)) => {
                 self.writes.insert(index, (ballot, req, c));
@@ -211,10 +257,12 @@ impl Host {
     }
 
     pub fn eventual_read(&mut self, req: ReqId, key: u64, out: &mut Out) {
-        let reply = if self.replica.membership().role(self.replica.id()) == Some(Role::Full) {
-            Reply::Value(self.kv.get(key))
-        } else {
+        let reply = if self.replica.membership().role(self.replica.id()) != Some(Role::Full) {
             Reply::Retry
+        } else if !self.kv.owns(key) {
+            Reply::WrongGroup
+        } else {
+            Reply::Value(self.kv.get(key))
         };
         out.replies.push((req, reply));
     }

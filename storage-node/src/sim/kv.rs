@@ -1,5 +1,12 @@
-//! The simulated state machine: a map of `u64` keys to `u64` values, the
-//! commands that change it, and their byte encoding in log entries.
+//! The simulated state machine: a map of `u64` keys to `u64` values over
+//! the key range `[lo, hi)` its group owns, the commands that change it,
+//! and their byte encoding in log entries. A split moves the keys at and
+//! above the split key to the new group; a command or read for a key the
+//! group no longer owns is refused (the client re-routes), which is what
+//! keeps each key's history in exactly one group at a time.
+//!
+//! Snapshot layout: `lo u64 | hi u64 | (key u64 | value u64)*`, little
+//! endian; an empty snapshot means "the group's initial state".
 //!
 //! Command layout (little endian): `op u8 | key u64 | value u64 |
 //! expected_tag u8 | expected u64`. `op`: 1 put, 2 delete, 3 conditional
@@ -73,19 +80,57 @@ impl Command {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Kv {
     map: BTreeMap<u64, u64>,
+    lo: u64,
+    hi: u64,
 }
 
 impl Kv {
+    /// An empty state machine owning `[lo, hi)`.
+    pub fn new(lo: u64, hi: u64) -> Kv {
+        Kv {
+            map: BTreeMap::new(),
+            lo,
+            hi,
+        }
+    }
+
+    pub fn owns(&self, key: u64) -> bool {
+        self.lo <= key && key < self.hi
+    }
+
+    pub fn range(&self) -> (u64, u64) {
+        (self.lo, self.hi)
+    }
+
     pub fn get(&self, key: u64) -> Option<u64> {
         self.map.get(&key).copied()
     }
 
-    /// Applies `c`; for a conditional put, whether the condition held.
-    pub fn apply(&mut self, c: &Command) -> bool {
-        match *c {
+    /// Move the keys at and above `at` to a new state machine (the split's
+    /// new group). A key outside the range leaves an empty half.
+    pub fn split_off(&mut self, at: u64) -> Kv {
+        let at = at.clamp(self.lo, self.hi);
+        let moved = self.map.split_off(&at);
+        let child = Kv {
+            map: moved,
+            lo: at,
+            hi: self.hi,
+        };
+        self.hi = at;
+        child
+    }
+
+    /// Applies `c`: `None` if this group does not own the key (nothing
+    /// changed); otherwise, for a conditional put, whether the condition
+    /// held.
+    pub fn apply(&mut self, c: &Command) -> Option<bool> {
+        if !self.owns(c.key()) {
+            return None;
+        }
+        Some(match *c {
             Command::Put { key, value } => {
                 self.map.insert(key, value);
                 true
@@ -106,11 +151,13 @@ impl Kv {
                     false
                 }
             }
-        }
+        })
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.map.len() * 16);
+        let mut out = Vec::with_capacity(16 + self.map.len() * 16);
+        out.extend_from_slice(&self.lo.to_le_bytes());
+        out.extend_from_slice(&self.hi.to_le_bytes());
         for (k, v) in &self.map {
             out.extend_from_slice(&k.to_le_bytes());
             out.extend_from_slice(&v.to_le_bytes());
@@ -118,18 +165,26 @@ impl Kv {
         out
     }
 
-    pub fn decode(b: &[u8]) -> Kv {
+    /// The state in snapshot `b`; `initial` is the range of a group
+    /// that has no snapshot yet.
+    pub fn decode(b: &[u8], initial: (u64, u64)) -> Kv {
         assert!(b.len().is_multiple_of(16), "snapshot data is whole pairs");
-        let map = b
-            .chunks_exact(16)
-            .map(|c| {
-                (
-                    u64::from_le_bytes(c[..8].try_into().expect("8")),
-                    u64::from_le_bytes(c[8..].try_into().expect("8")),
-                )
-            })
-            .collect();
-        Kv { map }
+        let pair = |c: &[u8]| {
+            (
+                u64::from_le_bytes(c[..8].try_into().expect("8")),
+                u64::from_le_bytes(c[8..].try_into().expect("8")),
+            )
+        };
+        let mut chunks = b.chunks_exact(16);
+        let Some(range) = chunks.next() else {
+            return Kv::new(initial.0, initial.1);
+        };
+        let (lo, hi) = pair(range);
+        Kv {
+            map: chunks.map(pair).collect(),
+            lo,
+            hi,
+        }
     }
 }
 
@@ -153,17 +208,45 @@ mod tests {
                 value: 10,
             },
         ];
-        let mut kv = Kv::default();
-        let results: Vec<bool> = cs
+        let mut kv = Kv::new(0, 10);
+        let results: Vec<Option<bool>> = cs
             .iter()
             .map(|c| {
                 assert_eq!(Command::decode(&c.encode()), Some(*c));
                 kv.apply(c)
             })
             .collect();
-        assert_eq!(results, [true, true, true, false]);
+        assert_eq!(
+            results,
+            [Some(true); 3]
+                .into_iter()
+                .chain([Some(false)])
+                .collect::<Vec<_>>()
+        );
         assert_eq!(kv.get(1), Some(9));
-        assert_eq!(Kv::decode(&kv.encode()), kv);
+        assert_eq!(Kv::decode(&kv.encode(), (7, 7)), kv);
+        assert_eq!(Kv::decode(&[], (7, 9)), Kv::new(7, 9));
         assert_eq!(Command::decode(&[9; 26]), None);
+    }
+
+    #[test]
+    fn split_moves_the_upper_keys() {
+        let mut kv = Kv::new(0, 10);
+        for key in [1, 4, 5, 9] {
+            kv.apply(&Command::Put {
+                key,
+                value: key * 10,
+            });
+        }
+        let child = kv.split_off(5);
+        assert_eq!((kv.range(), child.range()), ((0, 5), (5, 10)));
+        assert_eq!((kv.get(4), kv.get(5)), (Some(40), None));
+        assert_eq!((child.get(5), child.get(9)), (Some(50), Some(90)));
+        assert_eq!(kv.apply(&Command::Delete { key: 9 }), None);
+        assert_eq!(child.clone().apply(&Command::Delete { key: 4 }), None);
+        // A split key outside the range leaves an empty half.
+        let empty = kv.split_off(50);
+        assert_eq!((kv.range(), empty.range()), ((0, 5), (5, 5)));
+        assert!(!empty.owns(5));
     }
 }

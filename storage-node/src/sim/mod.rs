@@ -12,6 +12,8 @@
 //! - [`client`]: the client workload and its recorded history;
 //! - [`control`]: membership replacement through a log replica, and
 //!   leader transfers, as the control plane will drive them;
+//! - [`split`]: splits proposed under load, children started where the
+//!   split entry is applied, lineage and routing kept;
 //! - [`faults`]: the fault injector;
 //! - [`check`] and [`linearizable`]: the checkers (agreement, one leader
 //!   per ballot, log members never lead, lease safety, durability,
@@ -30,6 +32,7 @@ pub mod kv;
 pub mod lin;
 pub mod linearizable;
 pub mod net;
+pub mod split;
 pub mod store;
 pub mod world;
 
@@ -52,6 +55,11 @@ pub struct SimReport {
     pub entries_applied: u64,
     pub replacements_completed: u64,
     pub transfers: u64,
+    /// Splits applied (groups born from splits).
+    pub splits: u64,
+    /// Members of split-born groups that caught up past the split by a
+    /// snapshot of the parent and joined the child afterwards.
+    pub children_rejoined: u64,
 }
 
 /// Run one simulation to its end and check it.
@@ -71,5 +79,7 @@ pub fn run(cfg: SimConfig) -> SimReport {
         entries_applied: w.check.applied_entries,
         replacements_completed: w.control.completed,
         transfers: w.control.transfers,
+        splits: w.splits.len() as u64,
+        children_rejoined: w.children_rejoined,
     }
 }

@@ -17,6 +17,7 @@ fn quiet(seed: u64) -> SimConfig {
         membership_changes: false,
         transfers: false,
         bit_flips: false,
+        splits_max: 0,
         chaos_ms: 6_000,
         heal_ms: 4_000,
         ..SimConfig::new(seed)
@@ -125,6 +126,58 @@ fn leader_isolated_from_followers_keeps_no_lease() {
     finish_clean(&mut w);
 }
 
+/// The followers' failure detectors wrongly report a healthy leader down
+/// (it is only cut off from them, and still serving its clients). They
+/// elect a new leader at once, without waiting for an election timeout;
+/// the new leader must not serve under a lease until the old leader's
+/// lease has certainly ended (the wait-out), and the old leader stops
+/// serving when its lease ends. The lease checker watches every event.
+#[test]
+fn false_failure_report_new_leader_waits_out_the_old_lease() {
+    let mut w = World::new(quiet(19));
+    w.run_until(1_500);
+    let old = leader(&w);
+    assert!(w.nodes[&old].hosts[&G].replica.holds_lease());
+    let old_id = w.nodes[&old].hosts[&G].replica.id();
+    let nodes = all_nodes(&w);
+    w.net.isolate(&[old], &nodes);
+    for (_, n) in w.group_members(G) {
+        if n != old {
+            w.with_host(n, G, |h, _, _| h.replica.peer_unreachable(old_id));
+        }
+    }
+    let t0 = w.now;
+    let lease_ms = u64::from(w.cfg.settings.lease_ticks) * w.cfg.tick_ms;
+    let (mut elected, mut new_lease, mut old_lease_end) = (None, None, None);
+    for t in t0 + 1..t0 + 4 * lease_ms {
+        w.run_until(t);
+        let new = leader(&w);
+        if new != old && elected.is_none() {
+            elected = Some(t);
+        }
+        if old_lease_end.is_none() && !w.nodes[&old].hosts[&G].replica.holds_lease() {
+            old_lease_end = Some(t);
+        }
+        if new != old && new_lease.is_none() && w.nodes[&new].hosts[&G].replica.holds_lease() {
+            new_lease = Some(t);
+        }
+    }
+    let elected = elected.expect("a new leader");
+    assert!(
+        elected < t0 + lease_ms,
+        "the false alarm should elect at once: {elected} (from {t0})"
+    );
+    let (new_lease, old_lease_end) = (
+        new_lease.expect("the new leader gets its lease"),
+        old_lease_end.expect("the old lease ends"),
+    );
+    assert!(
+        new_lease > old_lease_end,
+        "new lease from {new_lease}, old lease until {old_lease_end}"
+    );
+    finish_clean(&mut w);
+}
+
 /// A full member is replaced by a log replica; then the leader crashes.
 /// The remaining full member must lead with the log replica's vote, and no
 /// acknowledged write is lost.
@@ -216,10 +269,71 @@ fn long_down_member_catches_up_by_snapshot() {
     finish_clean(&mut w);
 }
 
+/// A group splits under load while one member is down. The member that
+/// led the parent starts the child's first election at once, so the new
+/// half takes writes within a few round trips; both halves serve exactly
+/// their keys (clients re-route on `WrongGroup`; the per-key histories stay
+/// linearizable across the move). The member that was down catches up on
+/// the parent from a snapshot taken after the split, so it never applies
+/// the split entry: it joins the child afterwards and the child's leader
+/// brings it up to date by snapshot.
+#[test]
+fn split_under_load_with_a_member_down() {
+    use wire::replication::SplitSpec;
+
+    let mut w = World::new(quiet(18));
+    w.run_until(1_000);
+    let l = leader(&w);
+    let f = a_follower(&w, l);
+    w.crash_node(f);
+    w.run_until(1_200);
+    let child = GroupId(w.cfg.groups);
+    let l = leader(&w);
+    let mut proposed = None;
+    w.with_host(l, G, |h, _, _| {
+        proposed = Some(h.replica.propose_split(SplitSpec {
+            new_group: child,
+            key: 1u64.to_le_bytes().to_vec(),
+        }));
+    });
+    let (index, _) = proposed.expect("ran").expect("a settled group splits");
+    w.run_until(1_500);
+    let rec = w.splits.first().expect("the split was applied").clone();
+    assert_eq!((rec.parent, rec.child, rec.index), (G, child, index));
+    let cl = w
+        .leader_node(child)
+        .expect("the child elected a leader at once");
+    let cs = w.nodes[&cl].hosts[&child].replica.status();
+    assert!(cs.commit > index, "the child committed nothing yet: {cs:?}");
+    assert_eq!(w.nodes[&cl].hosts[&child].kv.range(), (1, 1000));
+    let pl = leader(&w);
+    assert_eq!(w.nodes[&pl].hosts[&G].kv.range(), (0, 1));
+    // Keep the member down until the parent's leader compacted past the
+    // split: it must then catch up without ever seeing the split entry.
+    w.run_until(3_000);
+    let ps = w.nodes[&leader(&w)].hosts[&G].replica.status();
+    assert!(
+        ps.snapshot_index > index,
+        "no compaction past the split: {ps:?}"
+    );
+    assert!(!w.nodes[&f].stores.contains_key(&child));
+    w.start_node(f);
+    w.run_until(5_000);
+    assert_eq!(w.children_rejoined, 1);
+    let fs = w.nodes[&f].hosts[&child].replica.status();
+    let lc = w.nodes[&w.leader_node(child).expect("leader")].hosts[&child]
+        .replica
+        .status()
+        .commit;
+    assert!(fs.applied + 50 >= lc, "{fs:?} vs the child's commit {lc}");
+    assert_eq!(w.nodes[&f].hosts[&child].kv.range(), (1, 1000));
+    finish_clean(&mut w);
+}
+
 /// What the core refuses, with typed errors: proposals on a follower (with
 /// a leader hint), a second membership step before the first committed, a
-/// transfer to itself or to a non-member, reads on a follower, and
-/// inconsistent settings.
+/// split of an unsettled group or with bad arguments, a transfer to itself
+/// or to a non-member, reads on a follower, and inconsistent settings.
 #[test]
 fn refusals_are_typed() {
     use crate::replication::{ProposeError, ReadError, ReadResult, Settings, SettingsError};
@@ -271,7 +385,25 @@ fn refusals_are_typed() {
         id: MemberId(id),
         role: wire::replication::Role::Learner,
     };
+    let split = |group: GroupId, key_bytes: usize| wire::replication::SplitSpec {
+        new_group: group,
+        key: vec![0; key_bytes],
+    };
+    assert_eq!(
+        leader_r.propose_split(split(G, 8)),
+        Err(ProposeError::InvalidSplit(
+            "the new group must differ from the group being split"
+        ))
+    );
+    assert_eq!(
+        leader_r.propose_split(split(GroupId(77), 4096)),
+        Err(ProposeError::InvalidSplit("split key too long"))
+    );
     assert!(leader_r.propose_conf(add(999_001)).is_ok());
+    assert_eq!(
+        leader_r.propose_split(split(GroupId(77), 8)),
+        Err(ProposeError::ConfChangePending)
+    );
     assert_eq!(
         leader_r.propose_conf(add(999_002)),
         Err(ProposeError::ConfChangePending)

@@ -78,6 +78,24 @@ impl SimStore {
         }
     }
 
+    /// The store of a group born from a split: its starting point (from
+    /// `Replica::split_child`) and its share of the state, durable at once.
+    pub fn split_child(p: &Persisted, data: Vec<u8>) -> SimStore {
+        assert!(p.entries.is_empty() && !p.joining);
+        SimStore {
+            hard: [(p.hard_state, false); 2],
+            volatile_hard: None,
+            durable: vec![Stored {
+                rec: Record::Snap(p.snapshot.clone(), data),
+                torn: false,
+                flipped: false,
+            }],
+            volatile: Vec::new(),
+            joining: false,
+            base: p.snapshot.membership.clone(),
+        }
+    }
+
     pub fn write_hard(&mut self, hs: HardState) {
         self.volatile_hard = Some(hs);
     }
@@ -272,6 +290,7 @@ impl SimStore {
                 applied,
                 damaged,
                 joining,
+                fresh: false,
             },
             data,
         }

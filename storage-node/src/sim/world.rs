@@ -11,7 +11,7 @@
 //! and the plumbing.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use wire::replication::{Envelope, GroupId, MemberId, Membership};
 
@@ -46,6 +46,8 @@ pub struct SimConfig {
     pub membership_changes: bool,
     pub transfers: bool,
     pub bit_flips: bool,
+    /// Split groups during the chaos (at most this many splits).
+    pub splits_max: u64,
     pub settings: Settings,
 }
 
@@ -64,6 +66,7 @@ impl SimConfig {
             membership_changes: true,
             transfers: true,
             bit_flips: true,
+            splits_max: 2,
             settings: Settings {
                 apply_entries_max: 64,
                 ..Settings::default()
@@ -116,8 +119,21 @@ pub struct World {
     events: BTreeMap<usize, Ev>,
     next_slot: usize,
     pub(super) nodes: BTreeMap<NodeId, Node>,
-    /// Where each member lives (the control plane's placement).
-    pub(super) directory: BTreeMap<MemberId, (NodeId, GroupId)>,
+    /// Where each member lives (the control plane's placement). A group
+    /// born from a split has the same member ids as its parent.
+    pub(super) directory: BTreeMap<(GroupId, MemberId), NodeId>,
+    /// Every group, including those born from splits.
+    pub(super) groups: BTreeSet<GroupId>,
+    /// The routing map: the first key of each group's range.
+    pub(super) routes: BTreeMap<u64, GroupId>,
+    /// Splits seen applied, in order (the control plane's lineage).
+    pub(super) splits: Vec<super::split::SplitRecord>,
+    pub(super) next_group: u64,
+    pub(super) splits_proposed: u64,
+    pub(super) last_split_proposal: BTreeMap<GroupId, u64>,
+    /// Members of split-born groups created after a snapshot of the
+    /// parent skipped the split (`split.rs`).
+    pub children_rejoined: u64,
     pub(super) net: Net,
     pub(super) next_incarnation: u64,
     pub(super) clients: Clients,
@@ -162,6 +178,13 @@ impl World {
             next_slot: 0,
             nodes,
             directory: BTreeMap::new(),
+            groups: BTreeSet::new(),
+            routes: BTreeMap::new(),
+            splits: Vec::new(),
+            next_group: cfg.groups,
+            splits_proposed: 0,
+            last_split_proposal: BTreeMap::new(),
+            children_rejoined: 0,
             net: Net::default(),
             next_incarnation: 1,
             clients,
@@ -178,6 +201,8 @@ impl World {
         };
         for g in 0..w.cfg.groups {
             let group = GroupId(g);
+            w.groups.insert(group);
+            w.routes.insert(w.initial_range(group).0, group);
             let slot = g % w.cfg.nodes_per_az;
             let placed: Vec<NodeId> = (0..3).map(|az| az * w.cfg.nodes_per_az + slot).collect();
             let ids: Vec<MemberId> = placed.iter().map(|&n| w.new_member_id(n, group)).collect();
@@ -215,8 +240,19 @@ impl World {
     pub(super) fn new_member_id(&mut self, node: NodeId, group: GroupId) -> MemberId {
         let id = MemberId(self.next_incarnation * 1000 + node);
         self.next_incarnation += 1;
-        self.directory.insert(id, (node, group));
+        self.directory.insert((group, id), node);
         id
+    }
+
+    /// The key range a group owns before any split: group `g` of the
+    /// initial ones owns `[1000 g, 1000 (g + 1))`; a group born from a
+    /// split has no range until it has state.
+    pub(super) fn initial_range(&self, group: GroupId) -> (u64, u64) {
+        if group.0 < self.cfg.groups {
+            (group.0 * 1000, (group.0 + 1) * 1000)
+        } else {
+            (0, 0)
+        }
     }
 
     pub(super) fn schedule(&mut self, delay: u64, ev: Ev) {
@@ -235,6 +271,11 @@ impl World {
         let tick_ms = self.cfg.tick_ms;
         let now = self.now;
         let trace = self.trace;
+        let initial: BTreeMap<GroupId, (u64, u64)> = self.nodes[&n]
+            .stores
+            .keys()
+            .map(|&g| (g, self.initial_range(g)))
+            .collect();
         let node = self.nodes.get_mut(&n).expect("node");
         node.up = true;
         node.hosts.clear();
@@ -264,8 +305,10 @@ impl World {
                 rec.persisted,
             )
             .expect("valid settings");
-            node.hosts
-                .insert(group, Host::new(replica, Kv::decode(&rec.data), applied));
+            node.hosts.insert(
+                group,
+                Host::new(replica, Kv::decode(&rec.data, initial[&group]), applied),
+            );
         }
         let life = node.life;
         let first = (node.phase + tick_ms - now % tick_ms) % tick_ms;
@@ -301,7 +344,7 @@ impl World {
             if let wire::replication::Message::Snapshot { .. } = env.msg {
                 self.snapshots_sent += 1;
             }
-            let Some(&(to_node, _)) = self.directory.get(&env.to) else {
+            let Some(&to_node) = self.directory.get(&(env.group, env.to)) else {
                 continue;
             };
             for d in self.net.route(n, to_node, &mut self.rng) {
@@ -328,6 +371,12 @@ impl World {
         for (req, reply) in out.replies {
             let d = self.rng.range(1, 3);
             self.schedule(d, Ev::Resp(req, reply));
+        }
+        for child in out.children {
+            self.start_child(n, group, child);
+        }
+        if let Some(index) = out.snapshot_installed {
+            self.children_missed(n, group, index);
         }
     }
 
@@ -427,9 +476,10 @@ impl World {
                 if self.nodes[&n].life != life {
                     return;
                 }
-                let Some(&(_, group)) = self.directory.get(&env.to) else {
+                let group = env.group;
+                if !self.directory.contains_key(&(group, env.to)) {
                     return;
-                };
+                }
                 self.with_host(n, group, |h, _, _| h.replica.step(env));
             }
             Ev::Sync(n, life, group) => {
@@ -461,8 +511,7 @@ impl World {
             }
             Ev::Heal => self.heal_all(),
             Ev::Mark => {
-                for g in 0..self.cfg.groups {
-                    let g = GroupId(g);
+                for g in self.groups.clone() {
                     if let Some(n) = self.leader_node(g) {
                         let c = self.nodes[&n].hosts[&g].replica.status().commit;
                         self.check.marks.insert(g, c);
@@ -488,8 +537,8 @@ impl World {
         let down_members: Vec<wire::replication::MemberId> = self
             .directory
             .iter()
-            .filter(|(_, (ln, _))| down.contains(ln))
-            .map(|(&m, _)| m)
+            .filter(|(_, ln)| down.contains(ln))
+            .map(|(&(_, m), _)| m)
             .collect();
         for g in groups {
             let down_members = &down_members;
@@ -538,9 +587,8 @@ impl World {
     /// Members of `group` and the nodes hosting them (per the directory).
     pub(super) fn group_members(&self, group: GroupId) -> Vec<(MemberId, NodeId)> {
         self.directory
-            .iter()
-            .filter(|(_, (_, g))| *g == group)
-            .map(|(&m, &(n, _))| (m, n))
+            .range((group, MemberId(0))..=(group, MemberId(u64::MAX)))
+            .map(|(&(_, m), &n)| (m, n))
             .collect()
     }
 
