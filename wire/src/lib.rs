@@ -13,11 +13,16 @@
 //!   partition-key hash, DynamoDB's key limits, and key ranges for tables and item collections.
 //! - [`replication`]: the Multi-Paxos messages, log entries, memberships and persisted promise
 //!   state exchanged by `storage-node/src/replication/`.
+//! - [`frame`]: the checksummed, versioned frame around every message between processes
+//!   (byte layout and message type registry in its docs).
+//! - [`peer`]: node-to-node framed messages (replication batches, the transport handshake).
 
 pub mod control;
+pub mod frame;
 pub mod ids;
 pub mod key;
 pub mod number;
+pub mod peer;
 pub mod replication;
 
 pub use ids::TableId;
