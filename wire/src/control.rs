@@ -15,8 +15,9 @@
 //! - A partition's id is its replication [`GroupId`]; each replica has its own [`MemberId`],
 //!   never reused, so a node that hosts a group again joins as a new member.
 //!
-//! No I/O here. The `serde` derives give the JSON form; the frame encoding (rkyv) is added
-//! where frames are defined.
+//! No I/O here. The `serde` derives give the JSON form (etcd values); the rkyv derives the
+//! frame body: [`ControlRequest`] is frame type 0x0100 and [`ControlReply`] 0x0101 (see the
+//! registry in `frame.rs`), with the bounds rkyv cannot check enforced by `validate`.
 
 use std::fmt;
 
@@ -28,7 +29,21 @@ use crate::replication::{Ballot, GroupId, LogIndex, MemberId, Role};
 
 /// A storage node's id, assigned by the control plane at its first registration and kept for
 /// the node's name forever.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 #[serde(transparent)]
 pub struct NodeId(pub u64);
 
@@ -39,7 +54,17 @@ impl fmt::Display for NodeId {
 }
 
 /// A registered storage node (etcd value under `nodes/<name>`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct NodeInfo {
     pub id: NodeId,
     /// Unique, stable host name (the certificate's name).
@@ -53,7 +78,19 @@ pub struct NodeInfo {
 }
 
 /// A key attribute's type, as DynamoDB's `AttributeType` (`S`, `N`, `B`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum AttributeType {
     S,
     N,
@@ -72,7 +109,19 @@ impl AttributeType {
 }
 
 /// `KeyType` of a `KeySchemaElement`: DynamoDB's `HASH` or `RANGE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum KeyRole {
     #[serde(rename = "HASH")]
     Hash,
@@ -91,21 +140,55 @@ impl KeyRole {
 }
 
 /// One `KeySchemaElement`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct KeySchemaElement {
     pub attribute_name: String,
     pub key_type: KeyRole,
 }
 
 /// One `AttributeDefinition`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct AttributeDefinition {
     pub attribute_name: String,
     pub attribute_type: AttributeType,
 }
 
 /// DynamoDB's `BillingMode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum BillingMode {
     #[serde(rename = "PROVISIONED")]
     Provisioned,
@@ -124,14 +207,38 @@ impl BillingMode {
 }
 
 /// DynamoDB's `ProvisionedThroughput` (capacity units per second).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct ProvisionedThroughput {
     pub read_capacity_units: u64,
     pub write_capacity_units: u64,
 }
 
 /// DynamoDB's `TableStatus` (the subset Cairn uses).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum TableStatus {
     #[serde(rename = "CREATING")]
     Creating,
@@ -153,7 +260,17 @@ impl TableStatus {
 }
 
 /// Everything `DescribeTable` reports about a table (etcd value under `tables/<name>`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct TableDesc {
     pub name: String,
     #[serde(with = "table_id_serde")]
@@ -203,7 +320,19 @@ impl TableDesc {
 
 /// A range `[start, end)` of the 64-bit partition-key hash space (`crate::key::hash64`);
 /// `end == None` means 2^64.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct HashRange {
     pub start: u64,
     pub end: Option<u64>,
@@ -223,7 +352,19 @@ impl HashRange {
 }
 
 /// One replica of a partition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct ReplicaDesc {
     pub node: NodeId,
     #[serde(with = "member_id_serde")]
@@ -234,7 +375,17 @@ pub struct ReplicaDesc {
 
 /// A partition: one replication group over a hash range of one table (etcd value under
 /// `partitions/<group id>`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct PartitionDesc {
     #[serde(with = "group_id_serde")]
     pub id: GroupId,
@@ -248,7 +399,18 @@ pub struct PartitionDesc {
 }
 
 /// What a node reports about one replica it hosts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct ReplicaState {
     #[serde(with = "group_id_serde")]
     pub group: GroupId,
@@ -264,7 +426,17 @@ pub struct ReplicaState {
 }
 
 /// A node's periodic report (`ControlRequest::Heartbeat`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct NodeHeartbeat {
     pub node: NodeId,
     /// Every replica the node hosts, at most [`HEARTBEAT_REPLICAS_MAX`].
@@ -275,7 +447,17 @@ pub struct NodeHeartbeat {
 pub const HEARTBEAT_REPLICAS_MAX: usize = 100_000;
 
 /// What the control plane asks a node to do, in a heartbeat reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum NodeCommand {
     /// Create (or keep) a replica of this partition as the given member.
     CreateReplica {
@@ -293,7 +475,17 @@ pub enum NodeCommand {
 }
 
 /// A node's first message: who it is. The reply carries its id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct RegisterRequest {
     pub name: String,
     pub az: String,
@@ -301,14 +493,34 @@ pub struct RegisterRequest {
     pub api_addr: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct RegisterReply {
     pub node: NodeInfo,
     /// How often the node should send heartbeats.
     pub heartbeat_interval_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct HeartbeatReply {
     /// Bounded by the number of replicas the node should host or drop.
     pub commands: Vec<NodeCommand>,
@@ -316,7 +528,17 @@ pub struct HeartbeatReply {
 
 /// Routing lookup (DESIGN §5): the partitions of `table` owning each hash. Routers send it on
 /// every cache hit or miss (batched), so the reply is served from memory.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct RoutingLookup {
     pub table_name: String,
     /// At most [`LOOKUP_HASHES_MAX`].
@@ -326,7 +548,17 @@ pub struct RoutingLookup {
 /// The most hashes one routing lookup may carry.
 pub const LOOKUP_HASHES_MAX: usize = 256;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct RoutingReply {
     pub table: TableDesc,
     /// The distinct partitions owning the asked hashes, in range order.
@@ -335,7 +567,17 @@ pub struct RoutingReply {
 
 /// `CreateTable`'s parameters as the API layer parsed them (validation happens in the control
 /// plane, which answers with DynamoDB's errors).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct CreateTableRequest {
     pub table_name: String,
     pub key_schema: Vec<KeySchemaElement>,
@@ -345,21 +587,51 @@ pub struct CreateTableRequest {
     pub provisioned_throughput: Option<ProvisionedThroughput>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct ListTablesRequest {
     pub exclusive_start_table_name: Option<String>,
     /// 1..=100; `None` means 100.
     pub limit: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct ListTablesReply {
     pub table_names: Vec<String>,
     pub last_evaluated_table_name: Option<String>,
 }
 
 /// A control RPC from a node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum ControlRequest {
     Register(RegisterRequest),
     Heartbeat(NodeHeartbeat),
@@ -371,7 +643,17 @@ pub enum ControlRequest {
 }
 
 /// The reply to a [`ControlRequest`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum ControlReply {
     Registered(RegisterReply),
     Heartbeat(HeartbeatReply),
@@ -384,7 +666,19 @@ pub enum ControlReply {
 
 /// Why a control RPC failed. The DynamoDB kinds map one to one onto DynamoDB's error types
 /// (their `__type` is [`ControlErrorKind::dynamodb_type`]); the others are for nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub enum ControlErrorKind {
     Validation,
     ResourceInUse,
@@ -424,7 +718,18 @@ impl ControlErrorKind {
 }
 
 /// A failed control RPC: the kind, DynamoDB's message, and where the leader is when known.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+    thiserror::Error,
+)]
 #[error("{kind:?}: {message}")]
 pub struct ControlError {
     pub kind: ControlErrorKind,
@@ -529,6 +834,38 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn control_messages_travel_in_frames() {
+        use crate::frame::{FRAME_BODY_BYTES_MAX_DEFAULT as MAX, FrameError, decode, encode};
+        let reply = ControlReply::Tables(ListTablesReply {
+            table_names: vec!["Music".into(), "Ünïcode".into()],
+            last_evaluated_table_name: Some("Music".into()),
+        });
+        let f = encode(&reply, MAX).unwrap();
+        assert_eq!(decode::<ControlReply>(&f, MAX).unwrap(), reply);
+        assert!(matches!(
+            decode::<ControlRequest>(&f, MAX),
+            Err(FrameError::UnknownType { .. })
+        ));
+        let lookup = |n: usize| {
+            ControlRequest::Lookup(RoutingLookup {
+                table_name: "Music".into(),
+                hashes: (0..n as u64).collect(),
+            })
+        };
+        let ok = encode(&lookup(LOOKUP_HASHES_MAX), MAX).unwrap();
+        assert_eq!(
+            decode::<ControlRequest>(&ok, MAX).unwrap(),
+            lookup(LOOKUP_HASHES_MAX)
+        );
+        let too_many = encode(&lookup(LOOKUP_HASHES_MAX + 1), MAX);
+        let checked = too_many.and_then(|f| decode::<ControlRequest>(&f, MAX));
+        assert!(
+            matches!(checked, Err(FrameError::Invalid(_))),
+            "{checked:?}"
+        );
     }
 
     #[test]
@@ -649,4 +986,32 @@ mod tests {
         let json = serde_json::to_vec(&err).unwrap();
         assert_eq!(serde_json::from_slice::<ControlReply>(&json).unwrap(), err);
     }
+}
+
+impl crate::frame::Framed for ControlRequest {
+    const TYPE: u16 = 0x0100;
+    const VERSION: u16 = 1;
+
+    /// The bounds rkyv cannot check: replicas per heartbeat, hashes per
+    /// routing lookup.
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            ControlRequest::Heartbeat(h) if h.replicas.len() > HEARTBEAT_REPLICAS_MAX => {
+                Err(format!(
+                    "heartbeat lists {} replicas, at most {HEARTBEAT_REPLICAS_MAX}",
+                    h.replicas.len()
+                ))
+            }
+            ControlRequest::Lookup(l) if l.hashes.len() > LOOKUP_HASHES_MAX => Err(format!(
+                "routing lookup of {} hashes, at most {LOOKUP_HASHES_MAX}",
+                l.hashes.len()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl crate::frame::Framed for ControlReply {
+    const TYPE: u16 = 0x0101;
+    const VERSION: u16 = 1;
 }

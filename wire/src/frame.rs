@@ -53,7 +53,9 @@
 //! | 0x0001          | `ReplicationBatch` v1                  | `wire/src/peer.rs` |
 //! | 0x0002          | `PeerHello` v1 (transport handshake)   | `wire/src/peer.rs` |
 //! | 0x0003–0x00FF   | node to node, reserved                 | `wire/src/peer.rs` |
-//! | 0x0100–0x01FF   | control plane                          | `wire/src/control.rs` |
+//! | 0x0100          | `ControlRequest` v1 (node → control)   | `wire/src/control.rs` |
+//! | 0x0101          | `ControlReply` v1                      | `wire/src/control.rs` |
+//! | 0x0102–0x01FF   | control plane, reserved                | `wire/src/control.rs` |
 //! | 0x0200–0x02FF   | router forwarding                      | (issue 4, router)  |
 //!
 //! Invariants: [`encode`] never produces a frame that [`decode`] of the same type with the

@@ -13,7 +13,19 @@ use std::fmt;
 /// Table 0 ([`TableId::META`]) is reserved for the engine's own metadata (applied indexes,
 /// partition descriptors, …). User tables are numbered from 1 ([`TableId::FIRST_USER`]).
 /// Ids are never reused, so a dropped table's keys can be removed lazily by range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct TableId(pub u32);
 
 impl TableId {
