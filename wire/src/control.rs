@@ -803,6 +803,34 @@ mod role_serde {
     }
 }
 
+impl crate::frame::Framed for ControlRequest {
+    const TYPE: u16 = 0x0100;
+    const VERSION: u16 = 1;
+
+    /// The bounds rkyv cannot check: replicas per heartbeat, hashes per
+    /// routing lookup.
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            ControlRequest::Heartbeat(h) if h.replicas.len() > HEARTBEAT_REPLICAS_MAX => {
+                Err(format!(
+                    "heartbeat lists {} replicas, at most {HEARTBEAT_REPLICAS_MAX}",
+                    h.replicas.len()
+                ))
+            }
+            ControlRequest::Lookup(l) if l.hashes.len() > LOOKUP_HASHES_MAX => Err(format!(
+                "routing lookup of {} hashes, at most {LOOKUP_HASHES_MAX}",
+                l.hashes.len()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl crate::frame::Framed for ControlReply {
+    const TYPE: u16 = 0x0101;
+    const VERSION: u16 = 1;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -986,32 +1014,4 @@ mod tests {
         let json = serde_json::to_vec(&err).unwrap();
         assert_eq!(serde_json::from_slice::<ControlReply>(&json).unwrap(), err);
     }
-}
-
-impl crate::frame::Framed for ControlRequest {
-    const TYPE: u16 = 0x0100;
-    const VERSION: u16 = 1;
-
-    /// The bounds rkyv cannot check: replicas per heartbeat, hashes per
-    /// routing lookup.
-    fn validate(&self) -> Result<(), String> {
-        match self {
-            ControlRequest::Heartbeat(h) if h.replicas.len() > HEARTBEAT_REPLICAS_MAX => {
-                Err(format!(
-                    "heartbeat lists {} replicas, at most {HEARTBEAT_REPLICAS_MAX}",
-                    h.replicas.len()
-                ))
-            }
-            ControlRequest::Lookup(l) if l.hashes.len() > LOOKUP_HASHES_MAX => Err(format!(
-                "routing lookup of {} hashes, at most {LOOKUP_HASHES_MAX}",
-                l.hashes.len()
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl crate::frame::Framed for ControlReply {
-    const TYPE: u16 = 0x0101;
-    const VERSION: u16 = 1;
 }
