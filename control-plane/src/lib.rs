@@ -21,6 +21,7 @@ pub mod election;
 pub mod heartbeat;
 pub mod metadata;
 pub mod placement;
+pub mod rpc;
 pub mod service;
 pub mod store;
 pub mod tables;

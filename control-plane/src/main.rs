@@ -1,9 +1,9 @@
 //! `cairn-control`: one control-plane instance (DESIGN §1, §8).
 //!
 //! Joins the leader election, mirrors the cluster's etcd state into memory, and runs the
-//! leader's reconcile loop. The `ControlService` it builds answers the control RPCs; the QUIC
-//! server that carries them (`--listen`) is wired in with the transport (issue 4, item 2):
-//! until then the address is only advertised in the election key.
+//! leader's reconcile loop. The `ControlService` it builds answers the control RPCs that
+//! nodes send over QUIC with mutual TLS (`--listen`, certificates from `--certs`, the name
+//! `--name` must be the certificate's; `rpc.rs`).
 //!
 //! Stops on SIGINT/SIGTERM, resigning leadership so a standby takes over at once.
 
@@ -15,9 +15,11 @@ use clap::Parser;
 use control_plane::election::{Election, ElectionConfig};
 use control_plane::heartbeat::LivenessConfig;
 use control_plane::metadata::Metadata;
+use control_plane::rpc::ControlRpc;
 use control_plane::service::{ControlService, ServiceConfig};
 use control_plane::store::{EtcdConfig, EtcdStore, Keys, LeaderRecord};
 use control_plane::tables::TableConfig;
+use storage_node::transport::{Transport, TransportConfig, certs};
 use tracing::info;
 
 #[derive(Parser, Debug)]
@@ -30,15 +32,19 @@ struct Args {
         default_value = "http://127.0.0.1:2379"
     )]
     etcd: Vec<String>,
-    /// This instance's unique name (recorded in the election key).
+    /// This instance's unique name (recorded in the election key); also the host name of its
+    /// certificate (`cairnctl certs issue --host NAME`).
     #[arg(long)]
     name: String,
+    /// Directory with the cluster CA (`ca.pem`) and this instance's certificate and key.
+    #[arg(long)]
+    certs: std::path::PathBuf,
     /// etcd key prefix of the cluster.
     #[arg(long, default_value = "/cairn/default")]
     cluster: String,
-    /// host:port for control RPCs (QUIC; advertised to nodes through the election key).
+    /// ip:port for control RPCs (QUIC; advertised to nodes through the election key).
     #[arg(long, default_value = "127.0.0.1:7400")]
-    listen: String,
+    listen: std::net::SocketAddr,
     /// Leader lease TTL in seconds: how long a crashed leader blocks a takeover.
     #[arg(long, default_value_t = 3)]
     election_ttl_s: i64,
@@ -86,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     let sync = metadata.spawn_sync(store.clone(), keys.clone());
     let me = LeaderRecord {
         name: args.name.clone(),
-        addr: args.listen.clone(),
+        addr: args.listen.to_string(),
     };
     let election = Election::new(
         store.clone(),
@@ -121,6 +127,22 @@ async fn main() -> anyhow::Result<()> {
     let reconciler = service
         .clone()
         .spawn_reconciler(Duration::from_millis(args.reconcile_ms));
+    let identity = certs::load_identity(&args.certs, &args.name).with_context(|| {
+        format!(
+            "loading the certificate of {:?} from {:?}",
+            args.name, args.certs
+        )
+    })?;
+    let (transport, _one_way) = Transport::bind(
+        &identity,
+        TransportConfig {
+            listen: args.listen,
+            ..TransportConfig::default()
+        },
+        Arc::new(ControlRpc::new(service.clone())),
+    )
+    .with_context(|| format!("listening on {}", args.listen))?;
+    info!(listen = %transport.local_addr(), "control RPCs served over QUIC (mutual TLS)");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
@@ -129,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     info!("cairn-control stopping");
+    transport.shutdown().await;
     reconciler.abort();
     election.resign().await;
     sync.abort();

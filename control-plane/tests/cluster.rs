@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Etcd, FakeNodes, Instance, eventually};
@@ -181,7 +182,7 @@ async fn mem_table_lifecycle_with_dynamodb_errors() {
         .await
         .unwrap_err();
     assert_eq!(standby.kind, ControlErrorKind::NotLeader);
-    assert_eq!(standby.leader_hint.as_deref(), Some("a:7400"));
+    assert_eq!(standby.leader_hint.as_deref(), Some("a@a:7400"));
 
     drive_until(
         svc,
@@ -437,7 +438,7 @@ async fn etcd_tables_standby_routing_and_etcd_outage() {
         .await
         .unwrap_err();
     assert_eq!(not_leader.kind, ControlErrorKind::NotLeader);
-    assert_eq!(not_leader.leader_hint.as_deref(), Some("a:7400"));
+    assert_eq!(not_leader.leader_hint.as_deref(), Some("a@a:7400"));
 
     // etcd frozen: calls hit their deadline (1 s here) instead of hanging.
     nodes.heartbeat(svc).await;
@@ -553,7 +554,44 @@ impl Drop for Proc {
     }
 }
 
+/// A cluster CA with certificates for `hosts`, in a fresh directory.
+fn cluster_certs(hosts: &[&str]) -> std::path::PathBuf {
+    use storage_node::transport::certs;
+    let dir = std::env::temp_dir().join(format!(
+        "cairn-certs-{}-{}",
+        std::process::id(),
+        NEXT_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    certs::init_ca(&dir, false).unwrap();
+    for h in hosts {
+        certs::issue(&dir, h, &[], false).unwrap();
+    }
+    dir
+}
+
+static NEXT_DIR: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A loopback UDP port nobody uses right now.
+fn free_udp_port() -> std::net::SocketAddr {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 fn cairn_control(etcd: &Etcd, name: &str) -> Proc {
+    let certs = cluster_certs(&[name]);
+    cairn_control_at(etcd, name, &certs, free_udp_port())
+}
+
+fn cairn_control_at(
+    etcd: &Etcd,
+    name: &str,
+    certs: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> Proc {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-control"))
         .args([
             "--etcd",
@@ -563,12 +601,9 @@ fn cairn_control(etcd: &Etcd, name: &str) -> Proc {
             "--cluster",
             "/cairn/bin",
         ])
-        .args([
-            "--listen",
-            &format!("{name}.local:7400"),
-            "--election-ttl-s",
-            "2",
-        ])
+        .arg("--certs")
+        .arg(certs)
+        .args(["--listen", &listen.to_string(), "--election-ttl-s", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -607,4 +642,89 @@ async fn binary_standby_takes_over_when_the_leader_is_killed() {
         "cairn-control failover after SIGKILL: {:?}",
         killed.elapsed()
     );
+}
+
+/// Control RPCs reach `cairn-control` over QUIC with mutual TLS: a node with a certificate
+/// from the cluster CA lists tables; a standby answers `NotLeader` naming the leader and the
+/// client follows it; a node with a certificate from another CA gets nothing.
+#[tokio::test]
+async fn binary_serves_control_rpcs_over_mutual_tls() {
+    use storage_node::control_client::{ControlCallError, ControlClient};
+    use storage_node::transport::{NoCalls, Transport, TransportConfig, certs};
+    use wire::control::{ControlReply, ControlRequest, ListTablesRequest};
+
+    let etcd = Etcd::start().await;
+    let dir = cluster_certs(&["one", "two", "node-a"]);
+    let (a1, a2) = (free_udp_port(), free_udp_port());
+    let _one = cairn_control_at(&etcd, "one", &dir, a1);
+    let store = etcd.store().await;
+    let keys = Keys::new("/cairn/bin");
+    eventually(Duration::from_secs(10), "one leads", || {
+        let (store, key) = (store.clone(), keys.leader());
+        async move {
+            let kv = store.get(&key).await.ok()??;
+            let rec: LeaderRecord = serde_json::from_slice(&kv.value).ok()?;
+            (rec.name == "one").then_some(())
+        }
+    })
+    .await;
+    let _two = cairn_control_at(&etcd, "two", &dir, a2);
+
+    let node = certs::load_identity(&dir, "node-a").unwrap();
+    let (t, _rx) = Transport::bind(&node, TransportConfig::default(), Arc::new(NoCalls)).unwrap();
+    let client = ControlClient::new(t, &[("one".into(), a1), ("two".into(), a2)]).unwrap();
+    let list = ControlRequest::ListTables(ListTablesRequest {
+        exclusive_start_table_name: None,
+        limit: None,
+    });
+    let reply = eventually(Duration::from_secs(10), "a table list", || {
+        let f = client.call_peer("two", &list);
+        async move { f.await.ok() }
+    })
+    .await;
+    assert!(matches!(reply, ControlReply::Tables(_)), "{reply:?}");
+    // Table changes need the leader: the standby redirects, the client follows.
+    let create = ControlRequest::CreateTable(wire::control::CreateTableRequest {
+        table_name: "Rpc".into(),
+        key_schema: vec![wire::control::KeySchemaElement {
+            attribute_name: "pk".into(),
+            key_type: wire::control::KeyRole::Hash,
+        }],
+        attribute_definitions: vec![wire::control::AttributeDefinition {
+            attribute_name: "pk".into(),
+            attribute_type: wire::control::AttributeType::S,
+        }],
+        billing_mode: Some(wire::control::BillingMode::PayPerRequest),
+        provisioned_throughput: None,
+    });
+    match client.call_peer("two", &create).await.unwrap() {
+        ControlReply::Error(e) => assert_eq!(e.leader_hint, Some(format!("one@{a1}"))),
+        other => panic!("the standby should redirect: {other:?}"),
+    }
+    let created = client.call(&create).await.unwrap();
+    assert!(
+        matches!(&created, ControlReply::Table(_) | ControlReply::Error(_)),
+        "{created:?}"
+    );
+    if let ControlReply::Error(e) = &created {
+        // No node has registered, so placement may refuse; it must be the leader saying so.
+        assert_ne!(e.kind, wire::control::ControlErrorKind::NotLeader, "{e:?}");
+    }
+
+    // A certificate from another CA: the call never reaches the service.
+    let other = cluster_certs(&["node-a"]);
+    let stranger = certs::load_identity(&other, "node-a").unwrap();
+    let (t, _rx) =
+        Transport::bind(&stranger, TransportConfig::default(), Arc::new(NoCalls)).unwrap();
+    let mut bad = ControlClient::new(t, &[("one".into(), a1)]).unwrap();
+    bad.timeout = Duration::from_secs(2);
+    assert!(
+        matches!(
+            bad.call_peer("one", &list).await,
+            Err(ControlCallError::Call { .. })
+        ),
+        "a stranger's call must fail"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other);
 }

@@ -30,6 +30,7 @@
 //! (in the daemon: `engine/` over `wal/` and `btree/`) → reply.
 
 pub mod btree;
+pub mod control_client;
 pub mod engine;
 pub mod io;
 pub mod replication;

@@ -734,7 +734,8 @@ impl ControlErrorKind {
 pub struct ControlError {
     pub kind: ControlErrorKind,
     pub message: String,
-    /// The current leader's advertised address, for [`ControlErrorKind::NotLeader`].
+    /// The current leader as `name@address` (its certificate name and advertised control
+    /// address), for [`ControlErrorKind::NotLeader`].
     pub leader_hint: Option<String>,
 }
 

@@ -210,7 +210,7 @@ impl<S: MetaStore> ControlService<S> {
                     ControlErrorKind::NotLeader,
                     "this control-plane instance is a standby",
                 );
-                e.leader_hint = leader.map(|l| l.addr);
+                e.leader_hint = leader.map(|l| format!("{}@{}", l.name, l.addr));
                 Err(e)
             }
         }

@@ -1,0 +1,145 @@
+//! The node's side of the control RPCs (DESIGN §1, §8): a [`ControlRequest`] is framed
+//! (`wire/src/frame.rs`, type 0x0100), sent as a call on the QUIC transport
+//! (`transport/`) to a control-plane instance, and the [`ControlReply`] frame decoded.
+//!
+//! Control-plane instances are peers named by their certificates. Any instance answers
+//! routing lookups and table descriptions from memory; registration, heartbeats and table
+//! changes need the leader, and the others answer `NotLeader` with the leader's address,
+//! which [`ControlClient::call`] follows (at most `redirects_max` hops).
+//!
+//! The server side is `control-plane/src/rpc.rs`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use wire::control::{ControlErrorKind, ControlReply, ControlRequest};
+use wire::frame::{self, FRAME_BODY_BYTES_MAX_DEFAULT, FrameError};
+
+use crate::transport::{CallError, SendError, Transport};
+
+/// Why a control call failed (a reply that is an error is not a failure of the call).
+#[derive(Debug, thiserror::Error)]
+pub enum ControlCallError {
+    #[error("framing the request: {0}")]
+    Encode(FrameError),
+    #[error("control plane {peer}: {error}")]
+    Call { peer: String, error: CallError },
+    #[error("control plane {peer} answered with a bad frame: {error}")]
+    BadReply { peer: String, error: FrameError },
+    #[error("no control-plane instance answered (tried {tried:?})")]
+    NoInstance { tried: Vec<String> },
+    #[error("leader hint {0:?} is not name@host:port")]
+    BadHint(String),
+    #[error("address book: {0}")]
+    Peer(#[from] SendError),
+}
+
+/// Calls control-plane instances over a node's transport.
+pub struct ControlClient {
+    transport: Transport,
+    /// Known instances (peer names, addresses already in the transport's book).
+    instances: Vec<String>,
+    pub timeout: Duration,
+    pub redirects_max: usize,
+}
+
+impl ControlClient {
+    /// `instances`: (certificate name, address) of each control-plane instance.
+    pub fn new(
+        transport: Transport,
+        instances: &[(String, SocketAddr)],
+    ) -> Result<ControlClient, ControlCallError> {
+        for (name, addr) in instances {
+            transport.set_peer_addr(name, *addr)?;
+        }
+        Ok(ControlClient {
+            transport,
+            instances: instances.iter().map(|(n, _)| n.clone()).collect(),
+            timeout: Duration::from_secs(3),
+            redirects_max: 2,
+        })
+    }
+
+    /// One call to one instance.
+    pub async fn call_peer(
+        &self,
+        peer: &str,
+        req: &ControlRequest,
+    ) -> Result<ControlReply, ControlCallError> {
+        let f =
+            frame::encode(req, FRAME_BODY_BYTES_MAX_DEFAULT).map_err(ControlCallError::Encode)?;
+        let reply = self
+            .transport
+            .call(peer, f, self.timeout)
+            .await
+            .map_err(|error| ControlCallError::Call {
+                peer: peer.to_string(),
+                error,
+            })?;
+        frame::decode::<ControlReply>(&reply, FRAME_BODY_BYTES_MAX_DEFAULT).map_err(|error| {
+            ControlCallError::BadReply {
+                peer: peer.to_string(),
+                error,
+            }
+        })
+    }
+
+    /// Call any instance (in order, skipping unreachable ones), following `NotLeader`
+    /// redirects whose hint names an instance as `name@host:port`.
+    pub async fn call(&self, req: &ControlRequest) -> Result<ControlReply, ControlCallError> {
+        let mut tried = Vec::new();
+        for first in &self.instances {
+            let mut peer = first.clone();
+            for _ in 0..=self.redirects_max {
+                tried.push(peer.clone());
+                let reply = match self.call_peer(&peer, req).await {
+                    Ok(r) => r,
+                    Err(ControlCallError::Call { .. }) => break,
+                    Err(e) => return Err(e),
+                };
+                match &reply {
+                    ControlReply::Error(e) if e.kind == ControlErrorKind::NotLeader => {
+                        match e.leader_hint.as_deref().map(parse_hint) {
+                            Some(Ok((name, addr))) if name != peer => {
+                                self.transport.set_peer_addr(&name, addr)?;
+                                peer = name;
+                            }
+                            Some(Err(e)) => return Err(e),
+                            _ => return Ok(reply),
+                        }
+                    }
+                    _ => return Ok(reply),
+                }
+            }
+        }
+        Err(ControlCallError::NoInstance { tried })
+    }
+}
+
+/// A leader hint: `name@host:port`.
+fn parse_hint(hint: &str) -> Result<(String, SocketAddr), ControlCallError> {
+    let bad = || ControlCallError::BadHint(hint.to_string());
+    let (name, addr) = hint.split_once('@').ok_or_else(bad)?;
+    let addr = addr.parse().map_err(|_| bad())?;
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok((name.to_string(), addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_an_instance() {
+        let (n, a) = parse_hint("ctl-2@127.0.0.1:7401").unwrap();
+        assert_eq!((n.as_str(), a.port()), ("ctl-2", 7401));
+        for bad in ["ctl-2", "@127.0.0.1:1", "ctl@nowhere", ""] {
+            assert!(
+                matches!(parse_hint(bad), Err(ControlCallError::BadHint(_))),
+                "{bad}"
+            );
+        }
+    }
+}
