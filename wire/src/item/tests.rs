@@ -238,7 +238,12 @@ fn key_of_item_encodes_with_the_key_layout() {
 #[test]
 fn key_errors_use_dynamodbs_messages() {
     let schema = KeySchema::from_table(&table(Some(AttributeType::N))).unwrap();
-    let of_item = |v: Value| schema.key_of_item(&item(v).unwrap()).unwrap_err().to_string();
+    let of_item = |v: Value| {
+        schema
+            .key_of_item(&item(v).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(
         of_item(json!({"sk": {"N": "1"}})),
         "One or more parameter values were invalid: Missing the key pk in the item"
@@ -255,10 +260,18 @@ fn key_errors_use_dynamodbs_messages() {
         of_item(json!({"pk": {"S": "x".repeat(2049)}, "sk": {"N": "1"}}))
             .contains("maximum size limit of2048 bytes")
     );
-    let of_key = |v: Value| schema.key_of_key(&item(v).unwrap()).unwrap_err().to_string();
+    let of_key = |v: Value| {
+        schema
+            .key_of_key(&item(v).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
     let mismatch = "The provided key element does not match the schema";
     assert_eq!(of_key(json!({"pk": {"S": "a"}})), mismatch);
-    assert_eq!(of_key(json!({"pk": {"S": "a"}, "sk": {"S": "1"}})), mismatch);
+    assert_eq!(
+        of_key(json!({"pk": {"S": "a"}, "sk": {"S": "1"}})),
+        mismatch
+    );
     assert_eq!(
         of_key(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "x": {"N": "1"}})),
         mismatch
