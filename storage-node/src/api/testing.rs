@@ -17,7 +17,7 @@ use wire::control::{
     BillingMode, ControlError, ControlErrorKind, CreateTableRequest, ListTablesReply,
     ListTablesRequest, TableDesc, TableStatus,
 };
-use wire::item::Item;
+use wire::item::{Item, KeySchema};
 use wire::key::table_range;
 
 use super::backend::{ApiBackend, BoxFuture, DeleteItemCall, GetItemCall, PutItemCall};
@@ -45,6 +45,13 @@ impl MemBackend {
     /// How many items are stored, over all tables.
     pub fn item_count(&self) -> usize {
         self.lock().items.len()
+    }
+
+    /// Sets a table's status (to test CREATING and DELETING tables).
+    pub fn set_table_status(&self, name: &str, status: TableStatus) {
+        if let Some(t) = self.lock().tables.get_mut(name) {
+            t.status = status;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MemState> {
@@ -96,6 +103,14 @@ impl ApiBackend for MemBackend {
             size_bytes: 0,
             partitions: vec![],
         };
+        // The control plane validates key schemas fully; this backend only refuses what would
+        // leave a table without a usable key.
+        if KeySchema::from_table(&desc).is_none() {
+            return ready(Err(ControlError::new(
+                ControlErrorKind::Validation,
+                "Invalid KeySchema: the test backend needs one HASH element and definitions",
+            )));
+        }
         s.tables.insert(req.table_name, desc.clone());
         ready(Ok(desc))
     }

@@ -28,6 +28,8 @@ mod get_item;
 mod item_common;
 mod list_tables;
 mod put_item;
+#[cfg(test)]
+mod tests;
 
 /// A request's parameters.
 pub type Params = Map<String, Value>;
