@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{
     ProvisionedThroughput, ReturnValue, ScalarAttributeType, TableStatus,
 };
 use storage_node::api::testing::{MemBackend, sign_headers};
-use storage_node::api::{ApiConfig, SigV4Keys, serve};
+use storage_node::api::{ApiConfig, RequestObserver, SigV4Keys, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -37,13 +37,20 @@ struct Server {
 }
 
 async fn start(body_limit: Option<usize>) -> Server {
+    start_with(|c| {
+        if let Some(limit) = body_limit {
+            c.request_body_bytes_max = limit;
+        }
+    })
+    .await
+}
+
+async fn start_with(tweak: impl FnOnce(&mut ApiConfig)) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let backend = Arc::new(MemBackend::new());
     let mut config = ApiConfig::new(SigV4Keys::new([(AK.to_owned(), SK.to_owned())]));
-    if let Some(limit) = body_limit {
-        config.request_body_bytes_max = limit;
-    }
+    tweak(&mut config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let b = backend.clone();
     tokio::spawn(async move {
@@ -686,4 +693,66 @@ async fn streamed_body_over_the_limit_is_cut_off() {
     let (status, _, body) = raw(a, &head, b"{}").await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("MissingAuthenticationToken"));
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(Option<String>, Option<&'static str>)>>);
+
+impl RequestObserver for Recorder {
+    fn observe(&self, operation: Option<&str>, error: Option<&'static str>, elapsed: Duration) {
+        assert!(elapsed < Duration::from_secs(60));
+        self.0
+            .lock()
+            .unwrap()
+            .push((operation.map(str::to_owned), error));
+    }
+}
+
+#[tokio::test]
+async fn observer_sees_every_request_and_a_tiny_body_budget_still_serves() {
+    let recorder = Arc::new(Recorder::default());
+    let r = recorder.clone();
+    // A budget smaller than one request: requests take all of it, one at a time.
+    let s = start_with(move |c| {
+        c.observer = Some(r);
+        c.body_bytes_in_flight_max = 100;
+    })
+    .await;
+    let c = client(s.addr, AK, SK);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move { c.list_tables().send().await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let err = client(s.addr, AK, "wrong")
+        .list_tables()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidSignatureException"));
+    let (status, _, _) = raw(
+        s.addr,
+        "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let seen = recorder.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 9, "{seen:?}");
+    assert_eq!(
+        seen.iter()
+            .filter(|(op, e)| op.as_deref() == Some("ListTables") && e.is_none())
+            .count(),
+        8
+    );
+    assert_eq!(
+        seen.last().unwrap(),
+        &(
+            Some("ListTables".to_owned()),
+            Some("InvalidSignatureException")
+        )
+    );
 }

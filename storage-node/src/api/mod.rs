@@ -22,4 +22,6 @@ pub mod testing;
 pub use auth::SigV4Keys;
 pub use backend::{ApiBackend, BoxFuture, DeleteItemCall, GetItemCall, PutItemCall, TableRef};
 pub use error::ApiError;
-pub use server::{ApiConfig, REQUEST_BODY_BYTES_MAX, router, serve};
+pub use server::{
+    ApiConfig, BODY_BYTES_IN_FLIGHT_MAX, REQUEST_BODY_BYTES_MAX, RequestObserver, router, serve,
+};

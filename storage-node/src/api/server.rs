@@ -6,7 +6,9 @@
 //!    other non-POST → 404 `<UnknownOperationException/>`, as the service does.
 //! 2. Body bound ([`ApiConfig::request_body_bytes_max`], DynamoDB's 16 MB): a declared
 //!    `Content-Length` over it is refused before reading; a body that grows past it while
-//!    being read is refused as soon as it does (413). Nothing larger is ever buffered.
+//!    being read is refused as soon as it does (413). Nothing larger is ever buffered, and
+//!    all bodies buffered at once stay within [`ApiConfig::body_bytes_in_flight_max`] (a
+//!    request waits for its share before reading).
 //! 3. `Content-Type` must be `application/x-amz-json-1.0` (or `application/json`), else 404.
 //! 4. `X-Amz-Target` names a known operation, else `UnknownOperationException`.
 //! 5. SigV4 (`auth.rs`), unless the config turned it off.
@@ -23,7 +25,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -33,6 +35,7 @@ use axum::response::Response;
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use super::auth::SigV4Keys;
 use super::backend::ApiBackend;
@@ -41,11 +44,23 @@ use super::ops::{self, Operation};
 
 /// DynamoDB's request size limit.
 pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Default bound on request bodies buffered at once (16 maximal requests).
+pub const BODY_BYTES_IN_FLIGHT_MAX: usize = 256 * 1024 * 1024;
+/// The unit of the body budget's semaphore.
+const BUDGET_UNIT_BYTES: usize = 1024;
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
+/// Told about every request that reached the DynamoDB pipeline (not health checks), after its
+/// response is ready: the hook for `/metrics` (per-operation rate, errors, latency).
+pub trait RequestObserver: Send + Sync + 'static {
+    /// `operation` is the `X-Amz-Target` operation when it was recognized; `error` is the
+    /// DynamoDB error name (`ApiError::name`) of a failed request.
+    fn observe(&self, operation: Option<&str>, error: Option<&'static str>, elapsed: Duration);
+}
+
 /// How the endpoint behaves.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ApiConfig {
     /// The region reported in ARNs (`arn:aws:dynamodb:<region>:<account>:table/<name>`).
     pub region: String,
@@ -55,6 +70,25 @@ pub struct ApiConfig {
     pub auth: Option<SigV4Keys>,
     /// The largest request body accepted (DynamoDB: 16 MB).
     pub request_body_bytes_max: usize,
+    /// Request bodies buffered at once, over all connections; a request waits for its share
+    /// (its declared length, or the whole per-request limit if undeclared) before its body is
+    /// read. Bounds the memory that concurrent large requests can pin.
+    pub body_bytes_in_flight_max: usize,
+    /// Metrics hook; `None` for none.
+    pub observer: Option<Arc<dyn RequestObserver>>,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("auth", &self.auth)
+            .field("request_body_bytes_max", &self.request_body_bytes_max)
+            .field("body_bytes_in_flight_max", &self.body_bytes_in_flight_max)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl ApiConfig {
@@ -65,6 +99,8 @@ impl ApiConfig {
             account_id: "000000000000".to_owned(),
             auth: Some(keys),
             request_body_bytes_max: REQUEST_BODY_BYTES_MAX,
+            body_bytes_in_flight_max: BODY_BYTES_IN_FLIGHT_MAX,
+            observer: None,
         }
     }
 }
@@ -76,6 +112,9 @@ struct ApiState {
     /// Request ids: a per-process prefix and a counter.
     id_prefix: u64,
     next_id: AtomicU64,
+    /// [`ApiConfig::body_bytes_in_flight_max`] in [`BUDGET_UNIT_BYTES`] units.
+    body_budget: Semaphore,
+    body_budget_units: usize,
 }
 
 /// The endpoint as an axum [`Router`] (merge `/metrics` and admin routes into it, or serve it
@@ -85,7 +124,10 @@ pub fn router(config: ApiConfig, backend: Arc<dyn ApiBackend>) -> Router {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id()) << 40;
+    let body_budget_units = (config.body_bytes_in_flight_max / BUDGET_UNIT_BYTES).max(1);
     let state = Arc::new(ApiState {
+        body_budget: Semaphore::new(body_budget_units),
+        body_budget_units,
         config,
         backend,
         id_prefix,
@@ -109,7 +151,19 @@ pub async fn serve(
 async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     let n = state.next_id.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("{:016X}{:016X}", state.id_prefix, n);
-    let (status, body, content_type) = match process(&state, req).await {
+    let started = Instant::now();
+    let mut op = None;
+    let result = process(&state, req, &mut op).await;
+    if let Some(observer) = &state.config.observer
+        && !matches!(result, Err(Reply::Health))
+    {
+        let error = match &result {
+            Err(Reply::Error(e)) => Some(e.name()),
+            _ => None,
+        };
+        observer.observe(op.map(Operation::name), error, started.elapsed());
+    }
+    let (status, body, content_type) = match result {
         Ok(v) => (
             StatusCode::OK,
             serde_json::to_vec(&v).expect("a JSON value serializes"),
@@ -154,7 +208,11 @@ impl From<ApiError> for Reply {
     }
 }
 
-async fn process(state: &ApiState, req: Request) -> Result<Value, Reply> {
+async fn process(
+    state: &ApiState,
+    req: Request,
+    op_seen: &mut Option<Operation>,
+) -> Result<Value, Reply> {
     let (parts, body) = req.into_parts();
     if parts.method == Method::GET && matches!(parts.uri.path(), "/" | "/health") {
         return Err(Reply::Health);
@@ -172,6 +230,16 @@ async fn process(state: &ApiState, req: Request) -> Result<Value, Reply> {
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large.into());
     }
+    // Wait for this body's share of the in-flight budget; held until the response is built.
+    let want = declared.map_or(limit, |n| n as usize).min(limit);
+    let units = want
+        .div_ceil(BUDGET_UNIT_BYTES)
+        .clamp(1, state.body_budget_units);
+    let _budget = state
+        .body_budget
+        .acquire_many(u32::try_from(units).unwrap_or(u32::MAX))
+        .await
+        .map_err(|_| ApiError::ServiceUnavailable("the server is shutting down".to_owned()))?;
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large.into()),
@@ -199,6 +267,7 @@ async fn process(state: &ApiState, req: Request) -> Result<Value, Reply> {
         .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .and_then(Operation::from_name)
         .ok_or(ApiError::UnknownOperation)?;
+    *op_seen = Some(op);
     if let Some(keys) = &state.config.auth {
         let uri = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         keys.verify(

@@ -104,6 +104,22 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// The operation's DynamoDB name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::CreateTable => "CreateTable",
+            Operation::DeleteTable => "DeleteTable",
+            Operation::DescribeTable => "DescribeTable",
+            Operation::ListTables => "ListTables",
+            Operation::PutItem => "PutItem",
+            Operation::GetItem => "GetItem",
+            Operation::DeleteItem => "DeleteItem",
+            Operation::NotYet(name) => name,
+        }
+    }
+}
+
 /// Runs the operation.
 pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, params: &Params) -> Result<Value, ApiError> {
     match op {
