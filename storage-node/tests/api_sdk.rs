@@ -756,3 +756,39 @@ async fn observer_sees_every_request_and_a_tiny_body_budget_still_serves() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_slow_body_times_out_and_frees_its_budget() {
+    let s = start_with(|c| {
+        c.body_read_timeout = Duration::from_millis(300);
+        c.body_bytes_in_flight_max = 1024;
+    })
+    .await;
+    let a = s.addr;
+    // Declares 1000 bytes, sends 10, then waits: 408 after the timeout.
+    let head = format!(
+        "POST / HTTP/1.1\r\nhost: {a}\r\ncontent-type: application/x-amz-json-1.0\r\nx-amz-target: DynamoDB_20120810.ListTables\r\ncontent-length: 1000\r\n\r\n"
+    );
+    let mut stream = TcpStream::connect(a).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"0123456789").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("the server answers within the timeout")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("RequestTimeoutException"), "{reply}");
+    drop(stream);
+    // The budget is free again: a normal request goes through.
+    let c = client(a, AK, SK);
+    assert!(
+        c.list_tables()
+            .send()
+            .await
+            .unwrap()
+            .table_names()
+            .is_empty()
+    );
+}

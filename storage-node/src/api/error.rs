@@ -49,6 +49,9 @@ pub enum ApiError {
     /// The request body exceeds the 16 MB limit (HTTP 413, as dynalite and the service do).
     #[error("request body over {limit_bytes} bytes")]
     RequestTooLarge { limit_bytes: usize },
+    /// The body did not arrive within the configured time (HTTP 408).
+    #[error("request body not received in time")]
+    RequestTimeout,
     /// A non-POST request or a body that is not DynamoDB JSON: HTTP 404 with an XML-ish body,
     /// as the service answers.
     #[error("not a DynamoDB request")]
@@ -77,6 +80,7 @@ impl ApiError {
             ApiError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
             ApiError::Throttling => "ThrottlingException",
             ApiError::RequestTooLarge { .. } => "RequestEntityTooLarge",
+            ApiError::RequestTimeout => "RequestTimeoutException",
             ApiError::Internal(_) => "InternalServerError",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
         }
@@ -93,7 +97,8 @@ impl ApiError {
             | ApiError::IncompleteSignature(_)
             | ApiError::InvalidSignature(_)
             | ApiError::UnrecognizedClient
-            | ApiError::RequestTooLarge { .. } => CORAL_SERVICE,
+            | ApiError::RequestTooLarge { .. }
+            | ApiError::RequestTimeout => CORAL_SERVICE,
             _ => DYNAMODB,
         }
     }
@@ -109,6 +114,7 @@ impl ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -138,6 +144,7 @@ impl ApiError {
             ApiError::RequestTooLarge { limit_bytes } => {
                 format!("Request size exceeds {limit_bytes} bytes")
             }
+            ApiError::RequestTimeout => "Request body not received in time".into(),
             ApiError::UnknownOperation | ApiError::NotFound => return None,
         })
     }

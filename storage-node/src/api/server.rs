@@ -74,6 +74,10 @@ pub struct ApiConfig {
     /// (its declared length, or the whole per-request limit if undeclared) before its body is
     /// read. Bounds the memory that concurrent large requests can pin.
     pub body_bytes_in_flight_max: usize,
+    /// How long a request may take to deliver its body, and how long it may wait for its share
+    /// of the body budget (then `ThrottlingException`, which SDKs retry). Stops a slow client
+    /// from holding budget forever.
+    pub body_read_timeout: Duration,
     /// Metrics hook; `None` for none.
     pub observer: Option<Arc<dyn RequestObserver>>,
 }
@@ -86,6 +90,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("auth", &self.auth)
             .field("request_body_bytes_max", &self.request_body_bytes_max)
             .field("body_bytes_in_flight_max", &self.body_bytes_in_flight_max)
+            .field("body_read_timeout", &self.body_read_timeout)
             .field("observer", &self.observer.is_some())
             .finish()
     }
@@ -100,6 +105,7 @@ impl ApiConfig {
             auth: Some(keys),
             request_body_bytes_max: REQUEST_BODY_BYTES_MAX,
             body_bytes_in_flight_max: BODY_BYTES_IN_FLIGHT_MAX,
+            body_read_timeout: Duration::from_secs(30),
             observer: None,
         }
     }
@@ -235,15 +241,23 @@ async fn process(
     let units = want
         .div_ceil(BUDGET_UNIT_BYTES)
         .clamp(1, state.body_budget_units);
-    let _budget = state
+    let timeout = state.config.body_read_timeout;
+    let acquire = state
         .body_budget
-        .acquire_many(u32::try_from(units).unwrap_or(u32::MAX))
-        .await
-        .map_err(|_| ApiError::ServiceUnavailable("the server is shutting down".to_owned()))?;
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large.into()),
-        Err(e) => {
+        .acquire_many(u32::try_from(units).unwrap_or(u32::MAX));
+    let _budget = match tokio::time::timeout(timeout, acquire).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => {
+            return Err(ApiError::ServiceUnavailable("the server is shutting down".into()).into());
+        }
+        Err(_) => return Err(ApiError::Throttling.into()),
+    };
+    let read = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await;
+    let body = match read {
+        Err(_) => return Err(ApiError::RequestTimeout.into()),
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large.into()),
+        Ok(Err(e)) => {
             return Err(
                 ApiError::Serialization(format!("could not read the request body: {e}")).into(),
             );
