@@ -51,6 +51,12 @@ pub const MAX_NESTING_DEPTH: usize = 32;
 /// byte order, which the binary encoding relies on.
 pub type Item = BTreeMap<String, AttributeValue>;
 
+const EMPTY_VALUE: &str =
+    "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes";
+
+/// DynamoDB's type descriptors.
+const TYPE_TAGS: [&str; 10] = ["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"];
+
 /// One DynamoDB attribute value. See the module docs for the invariants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttributeValue {
@@ -215,13 +221,13 @@ fn parse_value_at(json: &Value, depth: usize) -> Result<AttributeValue, ItemErro
     let Value::Object(obj) = json else {
         return Err(type_error(json, "AttributeValue"));
     };
-    // Null JSON members count as absent, as the SDKs' serializers treat them.
-    let mut members = obj.iter().filter(|(_, v)| !v.is_null());
+    // Null members count as absent, and unknown members are ignored, as DynamoDB's
+    // deserializer does: `{"a": ""}` is an empty AttributeValue.
+    let mut members = obj
+        .iter()
+        .filter(|(k, v)| !v.is_null() && TYPE_TAGS.contains(&k.as_str()));
     let Some((tag, v)) = members.next() else {
-        return Err(ItemError::Validation(
-            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
-                .to_owned(),
-        ));
+        return Err(ItemError::Validation(EMPTY_VALUE.to_owned()));
     };
     if members.next().is_some() {
         return Err(ItemError::Validation(
@@ -232,7 +238,7 @@ fn parse_value_at(json: &Value, depth: usize) -> Result<AttributeValue, ItemErro
     let nested = |d: usize| -> Result<(), ItemError> {
         if d > MAX_NESTING_DEPTH {
             Err(ItemError::Validation(
-                "Nesting Levels have exceeded supported limits".to_owned(),
+                "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit".to_owned(),
             ))
         } else {
             Ok(())
@@ -269,12 +275,16 @@ fn parse_value_at(json: &Value, depth: usize) -> Result<AttributeValue, ItemErro
             AttributeValue::L(out)
         }
         "SS" => {
-            let mut set = array(v)?
+            let list = array(v)?;
+            let mut set = list
                 .iter()
                 .map(|e| string(e).map(str::to_owned))
                 .collect::<Result<Vec<_>, _>>()?;
+            let shown = || format!("[{}]", set_display(list));
             set.sort();
-            check_set(&set, "string", |s| s.clone())?;
+            check_set(&set, "string", || {
+                format!("Input collection {} contains duplicates.", shown())
+            })?;
             AttributeValue::Ss(set)
         }
         "NS" => {
@@ -283,32 +293,36 @@ fn parse_value_at(json: &Value, depth: usize) -> Result<AttributeValue, ItemErro
                 .map(|e| string(e).and_then(number))
                 .collect::<Result<Vec<_>, _>>()?;
             set.sort();
-            check_set(&set, "number", Number::to_canonical_string)?;
+            check_set(&set, "number", || {
+                "Input collection contains duplicates.".to_owned()
+            })?;
             AttributeValue::Ns(set)
         }
         "BS" => {
-            let mut set = array(v)?
-                .iter()
-                .map(binary)
-                .collect::<Result<Vec<_>, _>>()?;
+            let list = array(v)?;
+            let mut set = list.iter().map(binary).collect::<Result<Vec<_>, _>>()?;
+            let shown = || format!("[{}]", set_display(list));
             set.sort();
-            check_set(&set, "binary", |b| BASE64.encode(b))?;
+            check_set(&set, "binary", || {
+                format!(
+                    "Input collection {}of type BS contains duplicates.",
+                    shown()
+                )
+            })?;
             AttributeValue::Bs(set)
         }
-        other => {
-            return Err(ItemError::Serialization(format!(
-                "Unknown AttributeValue type descriptor: {other}"
-            )));
-        }
+        // Not reached: members are filtered to TYPE_TAGS. An error, not a panic, all the same.
+        _ => return Err(ItemError::Validation(EMPTY_VALUE.to_owned())),
     })
 }
 
-/// A sorted set must be non-empty and free of duplicates (DynamoDB's messages; "An string set
-/// " with two spaces is DynamoDB's text).
+/// A sorted set must be non-empty and free of duplicates. The messages are DynamoDB's ("An
+/// string set  may not be empty" with two spaces; the duplicate message differs per set type
+/// and shows the members as sent).
 fn check_set<T: PartialEq>(
     sorted: &[T],
     kind: &str,
-    show: impl Fn(&T) -> String,
+    duplicates: impl FnOnce() -> String,
 ) -> Result<(), ItemError> {
     if sorted.is_empty() {
         return Err(ItemError::Validation(format!(
@@ -316,13 +330,18 @@ fn check_set<T: PartialEq>(
         )));
     }
     if sorted.windows(2).any(|w| w[0] == w[1]) {
-        let shown: Vec<String> = sorted.iter().map(show).collect();
         return Err(ItemError::Validation(format!(
-            "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
-            shown.join(", ")
+            "One or more parameter values were invalid: {}",
+            duplicates()
         )));
     }
     Ok(())
+}
+
+/// The members of a set as sent, comma-separated (strings unquoted).
+fn set_display(list: &[Value]) -> String {
+    let shown: Vec<&str> = list.iter().map(|e| e.as_str().unwrap_or("")).collect();
+    shown.join(", ")
 }
 
 fn string(v: &Value) -> Result<&str, ItemError> {
