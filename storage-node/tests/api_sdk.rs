@@ -614,7 +614,7 @@ async fn raw_http_garbage_and_oversized_bodies_get_dynamodb_errors() {
     let (_, v) = post(a, "DynamoDB_20120810.PutItem", body.as_bytes()).await;
     assert_eq!(
         v["message"],
-        "Nesting Levels have exceeded supported limits"
+        "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
     );
 
     // Unsigned: MissingAuthenticationTokenException.
