@@ -23,6 +23,10 @@
 //! - [`sim`]: the deterministic simulator and its checkers; `src/bin/cairn-sim.rs`
 //!   (`scripts/sim`) runs it for many seeds.
 //!
+//! Networking (issue 4):
+//! - [`transport`]: QUIC with mutual TLS from the cluster CA (certificates in
+//!   `transport/certs.rs`), bounded per-peer queues, calls; frames from `wire::frame`.
+//!
 //! Life of a write so far: `replication/replica.rs` `Replica::propose` →
 //! `Ready` (`replication/ready.rs`) → the driver (today `sim/host.rs`)
 //! persists entries and sends accepts → a majority durable →
@@ -36,4 +40,5 @@ pub mod io;
 pub mod replication;
 pub mod rng;
 pub mod sim;
+pub mod transport;
 pub mod wal;

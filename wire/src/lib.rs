@@ -15,12 +15,17 @@
 //!   messages, the item-size formula, the stored binary form, and primary-key extraction.
 //! - [`replication`]: the Multi-Paxos messages, log entries, memberships and persisted promise
 //!   state exchanged by `storage-node/src/replication/`.
+//! - [`frame`]: the checksummed, versioned frame around every message between processes
+//!   (byte layout and message type registry in its docs).
+//! - [`peer`]: node-to-node framed messages (replication batches, the transport handshake).
 
 pub mod control;
+pub mod frame;
 pub mod ids;
 pub mod item;
 pub mod key;
 pub mod number;
+pub mod peer;
 pub mod replication;
 
 pub use ids::TableId;

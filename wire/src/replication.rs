@@ -21,15 +21,52 @@
 use std::fmt;
 
 /// A member of a group: the node id of the node hosting that replica.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct MemberId(pub u64);
 
 /// A replication group (one partition).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct GroupId(pub u64);
 
 /// A leadership epoch. Ballot 0 is "before any election".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct Ballot(pub u64);
 
 /// A log position; 0 means "nothing".
@@ -54,7 +91,9 @@ impl fmt::Display for Ballot {
 }
 
 /// What a member does in its group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub enum Role {
     /// Log and data; votes, counts in the write quorum, may lead, applies.
     Full,
@@ -73,7 +112,9 @@ impl Role {
 }
 
 /// One member and its role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Member {
     pub id: MemberId,
     pub role: Role,
@@ -85,7 +126,7 @@ pub const MEMBERS_MAX: usize = 7;
 
 /// A group's membership: members sorted by id, no duplicates, at most
 /// [`MEMBERS_MAX`], at least one `Full` member.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Membership {
     members: Vec<Member>,
 }
@@ -197,7 +238,9 @@ impl Membership {
 /// One membership step. Steps are applied one at a time through the log;
 /// each changes the voter set by at most one member, so the quorums of
 /// consecutive memberships always intersect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub enum ConfChange {
     /// Add a `Learner` (to be promoted later) or a `Log` member (a voter at
     /// once: it needs only the log from its joining index on).
@@ -215,7 +258,7 @@ pub enum ConfChange {
 }
 
 /// What a log entry carries.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Payload {
     /// Appended by each new leader so that it commits an entry of its own
     /// ballot (which commits everything before it).
@@ -233,7 +276,7 @@ pub enum Payload {
 }
 
 /// The arguments of a split (see [`Payload::Split`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct SplitSpec {
     pub new_group: GroupId,
     /// The first key that belongs to the new group (opaque here).
@@ -244,7 +287,7 @@ pub struct SplitSpec {
 pub const SPLIT_KEY_BYTES_MAX: usize = 2048;
 
 /// A log entry.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Entry {
     pub index: LogIndex,
     pub ballot: Ballot,
@@ -265,7 +308,7 @@ impl Entry {
 
 /// Where a snapshot stands: the last index it covers, that entry's ballot,
 /// and the membership in force there.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct SnapshotMeta {
     pub index: LogIndex,
     pub ballot: Ballot,
@@ -277,7 +320,18 @@ pub struct SnapshotMeta {
 /// whether its log is known to be damaged (since which ballot): a damaged
 /// member may have lost records it acknowledged, so it neither votes nor
 /// campaigns until a later leader has repaired it, across restarts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
 pub struct HardState {
     pub ballot: Ballot,
     pub vote: Option<MemberId>,
@@ -285,7 +339,7 @@ pub struct HardState {
 }
 
 /// A message between two members of one group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Envelope {
     pub group: GroupId,
     pub from: MemberId,
@@ -296,7 +350,7 @@ pub struct Envelope {
 /// The replication protocol's messages. Every message carries the sender's
 /// ballot; a higher ballot than the receiver's makes it step down (except
 /// pre-votes, which change nothing).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// "Would you vote for me in `ballot`?" Changes no state anywhere.
     PreVote {

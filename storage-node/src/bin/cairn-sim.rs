@@ -79,6 +79,34 @@ fn parse() -> Args {
     a
 }
 
+/// Run one seed; a panic (an invariant the core or the checkers assert)
+/// is a failure of that seed, reported like any violation.
+fn run_seed(seed: u64) -> SimReport {
+    match std::panic::catch_unwind(|| run(SimConfig::new(seed))) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string());
+            SimReport {
+                seed,
+                violations: vec![format!("panic: {msg}")],
+                simulated_ms: 0,
+                faults_injected: 0,
+                ops_ok: 0,
+                ops_unknown: 0,
+                entries_applied: 0,
+                replacements_completed: 0,
+                transfers: 0,
+                splits: 0,
+                children_rejoined: 0,
+            }
+        }
+    }
+}
+
 fn report_failure(r: &SimReport) {
     eprintln!("FAIL seed {}: {} violation(s)", r.seed, r.violations.len());
     for v in &r.violations {
@@ -90,7 +118,7 @@ fn report_failure(r: &SimReport) {
 fn main() {
     let args = parse();
     if let Some(seed) = args.seed {
-        let r = run(SimConfig::new(seed));
+        let r = run_seed(seed);
         println!("{r:#?}");
         let failed = !r.violations.is_empty();
         if failed {
@@ -131,7 +159,7 @@ fn main() {
                     if i >= limit {
                         return;
                     }
-                    let r = run(SimConfig::new(base + i));
+                    let r = run_seed(base + i);
                     let mut t = totals.lock().expect("totals");
                     t.0 += 1;
                     t.2 += r.simulated_ms;

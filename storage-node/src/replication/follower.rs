@@ -33,6 +33,7 @@ impl Replica {
         self.leader = Some(from);
         self.election_elapsed = 0;
         self.vote_blocked_until = self.now + u64::from(self.settings.election_ticks);
+        self.leader_heard_at = self.now;
     }
 
     fn maybe_heal(&mut self) {

@@ -146,6 +146,9 @@ pub struct Replica {
     /// Non-forced votes and pre-votes are refused before this tick: we
     /// heard a leader recently (or restarted recently).
     pub(super) vote_blocked_until: u64,
+    /// When we last heard the leader we follow (its lease may run until
+    /// `lease_ticks` after that).
+    pub(super) leader_heard_at: u64,
     /// Follower: election timer stopped by the leader's quiesce request.
     pub(super) quiesced: bool,
     /// Damaged at this ballot (see [`Persisted::damaged`]).
@@ -194,6 +197,7 @@ impl Replica {
             } else {
                 u64::from(settings.election_ticks)
             },
+            leader_heard_at: 0,
             quiesced: false,
             damaged_at: p
                 .hard_state
@@ -297,6 +301,12 @@ impl Replica {
         }
         self.election_elapsed += 1;
         if self.election_elapsed >= self.election_timeout {
+            if self.now < self.vote_blocked_until {
+                // Our own vote is promised too: no campaign until the
+                // lease we acknowledged has certainly ended.
+                self.election_elapsed = self.election_timeout - 1;
+                return;
+            }
             self.reset_election_timer();
             if self.can_campaign() {
                 self.pre_campaign();
@@ -373,11 +383,18 @@ impl Replica {
     }
 
     /// The node-level failure detector reports `peer` unreachable. A
-    /// quiesced follower of that leader wakes up and may campaign.
+    /// (quiesced) follower of that leader campaigns as soon as it may,
+    /// without waiting for its election timer. Detectors can be wrong: the
+    /// leader may be alive, cut off from us but not from its clients, and
+    /// serving reads under a lease our last acknowledgement helped grant.
+    /// So neither our vote nor our campaign comes before that lease has
+    /// certainly ended (`lease_ticks + 2` after we last heard the leader,
+    /// the margin `Settings` keeps between lease and election timeout).
     pub fn peer_unreachable(&mut self, peer: MemberId) {
         if !self.is_leader() && self.leader == Some(peer) {
             self.quiesced = false;
-            self.vote_blocked_until = self.now;
+            let lease_end = self.leader_heard_at + u64::from(self.settings.lease_ticks) + 2;
+            self.vote_blocked_until = self.vote_blocked_until.min(lease_end.max(self.now));
             self.election_elapsed = self.election_timeout.saturating_sub(1);
         }
     }

@@ -3,7 +3,8 @@
 //! loop. Everything derives from one `u64` seed; one thread; no real time.
 //!
 //! Time is in simulated milliseconds. Every node ticks its replicas every
-//! `tick_ms` (same rate everywhere, a random phase per node) and pings
+//! `tick_ms`, give or take its clock's drift (up to `clock_drift_pct`
+//! percent per node, fixed for the run, with a random phase) and pings
 //! every other node every `PING_MS` for the node-level failure detector
 //! that wakes quiesced groups. Faults (`faults.rs`), clients
 //! (`client.rs`), the membership/transfer operator (`control.rs`) and the
@@ -42,6 +43,11 @@ pub struct SimConfig {
     /// After healing: every group must elect and commit within this.
     pub heal_ms: u64,
     pub tick_ms: u64,
+    /// Each node's clock runs up to this many percent fast or slow (its
+    /// tick period is `tick_ms` scaled accordingly): leases and election
+    /// timeouts are counted in ticks, so drift eats the margins between
+    /// them.
+    pub clock_drift_pct: u64,
     pub faults: bool,
     pub membership_changes: bool,
     pub transfers: bool,
@@ -62,6 +68,7 @@ impl SimConfig {
             chaos_ms: 8_000,
             heal_ms: 4_000,
             tick_ms: 10,
+            clock_drift_pct: 30,
             faults: true,
             membership_changes: true,
             transfers: true,
@@ -108,6 +115,8 @@ pub(super) struct Node {
     pub stores: BTreeMap<GroupId, (MemberId, SimStore)>,
     pub last_heard: BTreeMap<NodeId, u64>,
     pub phase: u64,
+    /// This node's tick period (its clock's rate).
+    pub tick_ms: u64,
 }
 
 pub struct World {
@@ -154,6 +163,8 @@ impl World {
         for az in 0..3 {
             for i in 0..cfg.nodes_per_az {
                 let phase = rng.below(cfg.tick_ms);
+                let drift = cfg.tick_ms * cfg.clock_drift_pct / 100;
+                let tick_ms = cfg.tick_ms - drift + rng.below(2 * drift + 1);
                 nodes.insert(
                     az * cfg.nodes_per_az + i,
                     Node {
@@ -164,6 +175,7 @@ impl World {
                         stores: BTreeMap::new(),
                         last_heard: BTreeMap::new(),
                         phase,
+                        tick_ms,
                     },
                 );
             }
@@ -268,7 +280,7 @@ impl World {
     pub(super) fn start_node(&mut self, n: NodeId) {
         let settings = self.cfg.settings.clone();
         let seed = self.rng.next_u64();
-        let tick_ms = self.cfg.tick_ms;
+        let tick_ms = self.nodes[&n].tick_ms;
         let now = self.now;
         let trace = self.trace;
         let initial: BTreeMap<GroupId, (u64, u64)> = self.nodes[&n]
@@ -551,7 +563,7 @@ impl World {
                 }
             });
         }
-        let tick = self.cfg.tick_ms;
+        let tick = self.nodes[&n].tick_ms;
         self.schedule(tick, Ev::Tick(n, life));
     }
 
