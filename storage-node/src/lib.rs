@@ -13,6 +13,10 @@
 //!   each partition's applied index in the same commit; recovery = last
 //!   superblock + replay of the WAL past each applied index.
 //!
+//! Client API (DESIGN §9, §11):
+//! - [`api`]: the DynamoDB HTTP endpoint (`api/server.rs`, `api/ops/`), SigV4
+//!   (`api/auth.rs`), and the [`api::ApiBackend`] seam to routing and storage.
+//!
 //! Replication (DESIGN §3):
 //! - [`replication`]: the sans-IO Multi-Paxos core ([`replication::Replica`]
 //!   in, [`replication::Ready`] out).
@@ -29,6 +33,7 @@
 //! `replication/leader.rs` `maybe_commit` → `Ready::committed` → applied
 //! (in the daemon: `engine/` over `wal/` and `btree/`) → reply.
 
+pub mod api;
 pub mod btree;
 pub mod control_client;
 pub mod engine;

@@ -11,6 +11,8 @@
 //!   `number/encoding.rs`) the order-preserving byte encoding used in keys.
 //! - [`key`]: the stored key layout `table_id | hash64(pk) | pk_len | pk | sk`, the fixed
 //!   partition-key hash, DynamoDB's key limits, and key ranges for tables and item collections.
+//! - [`item`]: DynamoDB attribute values and items: DynamoDB JSON, validation with DynamoDB's
+//!   messages, the item-size formula, the stored binary form, and primary-key extraction.
 //! - [`replication`]: the Multi-Paxos messages, log entries, memberships and persisted promise
 //!   state exchanged by `storage-node/src/replication/`.
 //! - [`frame`]: the checksummed, versioned frame around every message between processes
@@ -20,6 +22,7 @@
 pub mod control;
 pub mod frame;
 pub mod ids;
+pub mod item;
 pub mod key;
 pub mod number;
 pub mod peer;
