@@ -347,7 +347,9 @@ impl Replica {
         Ok((index, self.hs.ballot))
     }
 
-    pub(super) fn check_conf_change(&self, change: &ConfChange) -> Result<(), ProposeError> {
+    /// A membership step or a split needs a settled leader: elected, its
+    /// first entry committed, no recovery and no membership step pending.
+    pub(super) fn lead_settled(&self) -> Result<&Lead, ProposeError> {
         let Some(l) = self.lead_ref() else {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
@@ -359,6 +361,11 @@ impl Replica {
         if self.log.last_conf_index() > self.log.commit() {
             return Err(ProposeError::ConfChangePending);
         }
+        Ok(l)
+    }
+
+    pub(super) fn check_conf_change(&self, change: &ConfChange) -> Result<(), ProposeError> {
+        let l = self.lead_settled()?;
         let next = self.membership.apply(change)?;
         if let ConfChange::Remove { .. } = *change {
             // Never let a removal thin out the copies of committed state:
@@ -521,20 +528,30 @@ impl Replica {
 
     fn begin_snapshot_send(&mut self, to: MemberId, meta: SnapshotMeta, data: Vec<u8>) {
         let now = self.now;
-        let ballot = self.hs.ballot;
         let l = self.lead();
         let Some(p) = l.progress.get_mut(&to) else {
             return;
         };
         p.become_snapshot(meta.index);
         l.snapshot_asked_at.insert(to, now);
+        self.send_snapshot_msg(to, meta, data, false);
+    }
+
+    fn send_snapshot_msg(
+        &mut self,
+        to: MemberId,
+        meta: SnapshotMeta,
+        data: Vec<u8>,
+        committed_only: bool,
+    ) {
+        let ballot = self.hs.ballot;
         self.send(
             to,
             Message::Snapshot {
                 ballot,
                 meta,
                 data,
-                committed_only: false,
+                committed_only,
             },
         );
     }
@@ -556,16 +573,7 @@ impl Replica {
         } else if self.has_state() {
             // Leaderless catch-up (see `on_fetch`): what we applied is
             // committed.
-            let ballot = self.hs.ballot;
-            self.send(
-                to,
-                Message::Snapshot {
-                    ballot,
-                    meta,
-                    data,
-                    committed_only: true,
-                },
-            );
+            self.send_snapshot_msg(to, meta, data, true);
         }
     }
 

@@ -62,17 +62,7 @@ impl Replica {
     }
 
     fn check_split(&self, spec: &SplitSpec) -> Result<(), ProposeError> {
-        let Some(l) = self.lead_ref() else {
-            return Err(ProposeError::NotLeader {
-                leader: self.leader,
-            });
-        };
-        if self.log.commit() < l.first_index || l.recovery.is_some() {
-            return Err(ProposeError::NotReady);
-        }
-        if self.log.last_conf_index() > self.log.commit() {
-            return Err(ProposeError::ConfChangePending);
-        }
+        self.lead_settled()?;
         if let Some(m) = self
             .membership
             .members()
