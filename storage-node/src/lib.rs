@@ -1,6 +1,7 @@
-//! `cairn-node`: one per host. Today it holds the storage engine and the
-//! replication core with its simulator; networking, routing and the
-//! DynamoDB API arrive with later issues (DESIGN §1, §11).
+//! `cairn-node`: one per host. Today it holds the storage engine, the
+//! replication core with its simulator, the transport and the DynamoDB API
+//! layer; the node daemon that drives replication groups on the engine and
+//! routes requests is being built (issue 4; DESIGN §1, §11).
 //!
 //! Storage engine map (DESIGN §4):
 //! - [`io`]: the `Disk` seam: io_uring engine (default), `std::fs` engine,
@@ -26,6 +27,9 @@
 //! Networking (issue 4):
 //! - [`transport`]: QUIC with mutual TLS from the cluster CA (certificates in
 //!   `transport/certs.rs`), bounded per-peer queues, calls; frames from `wire::frame`.
+//! - [`control_client`]: control-plane RPCs (framed `ControlRequest`s as
+//!   transport calls), following `NotLeader` hints; the server side is
+//!   `control-plane/src/rpc.rs`.
 //!
 //! Life of a write so far: `replication/replica.rs` `Replica::propose` →
 //! `Ready` (`replication/ready.rs`) → the driver (today `sim/host.rs`)
