@@ -21,6 +21,8 @@
 
 use std::fmt;
 
+use rkyv::{Archive, Deserialize as RkyvDeserialize, Serialize as RkyvSerialize};
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::TableId;
@@ -40,9 +42,9 @@ use crate::replication::{Ballot, GroupId, LogIndex, MemberId, Role};
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 #[serde(transparent)]
 pub struct NodeId(pub u64);
@@ -55,15 +57,7 @@ impl fmt::Display for NodeId {
 
 /// A registered storage node (etcd value under `nodes/<name>`).
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct NodeInfo {
     pub id: NodeId,
@@ -87,9 +81,9 @@ pub struct NodeInfo {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub enum AttributeType {
     S,
@@ -118,9 +112,9 @@ impl AttributeType {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub enum KeyRole {
     #[serde(rename = "HASH")]
@@ -148,9 +142,9 @@ impl KeyRole {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub struct KeySchemaElement {
     pub attribute_name: String,
@@ -166,9 +160,9 @@ pub struct KeySchemaElement {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub struct AttributeDefinition {
     pub attribute_name: String,
@@ -185,9 +179,9 @@ pub struct AttributeDefinition {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub enum BillingMode {
     #[serde(rename = "PROVISIONED")]
@@ -216,9 +210,9 @@ impl BillingMode {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub struct ProvisionedThroughput {
     pub read_capacity_units: u64,
@@ -235,9 +229,9 @@ pub struct ProvisionedThroughput {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub enum TableStatus {
     #[serde(rename = "CREATING")]
@@ -261,15 +255,7 @@ impl TableStatus {
 
 /// Everything `DescribeTable` reports about a table (etcd value under `tables/<name>`).
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct TableDesc {
     pub name: String,
@@ -329,9 +315,9 @@ impl TableDesc {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub struct HashRange {
     pub start: u64,
@@ -361,9 +347,9 @@ impl HashRange {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub struct ReplicaDesc {
     pub node: NodeId,
@@ -376,15 +362,7 @@ pub struct ReplicaDesc {
 /// A partition: one replication group over a hash range of one table (etcd value under
 /// `partitions/<group id>`).
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct PartitionDesc {
     #[serde(with = "group_id_serde")]
@@ -407,9 +385,9 @@ pub struct PartitionDesc {
     Eq,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub struct ReplicaState {
     #[serde(with = "group_id_serde")]
@@ -427,15 +405,7 @@ pub struct ReplicaState {
 
 /// A node's periodic report (`ControlRequest::Heartbeat`).
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct NodeHeartbeat {
     pub node: NodeId,
@@ -448,15 +418,7 @@ pub const HEARTBEAT_REPLICAS_MAX: usize = 100_000;
 
 /// What the control plane asks a node to do, in a heartbeat reply.
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub enum NodeCommand {
     /// Create (or keep) a replica of this partition as the given member.
@@ -476,15 +438,7 @@ pub enum NodeCommand {
 
 /// A node's first message: who it is. The reply carries its id.
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct RegisterRequest {
     pub name: String,
@@ -494,15 +448,7 @@ pub struct RegisterRequest {
 }
 
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct RegisterReply {
     pub node: NodeInfo,
@@ -511,15 +457,7 @@ pub struct RegisterReply {
 }
 
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct HeartbeatReply {
     /// Bounded by the number of replicas the node should host or drop.
@@ -529,15 +467,7 @@ pub struct HeartbeatReply {
 /// Routing lookup (DESIGN §5): the partitions of `table` owning each hash. Routers send it on
 /// every cache hit or miss (batched), so the reply is served from memory.
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct RoutingLookup {
     pub table_name: String,
@@ -549,15 +479,7 @@ pub struct RoutingLookup {
 pub const LOOKUP_HASHES_MAX: usize = 256;
 
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct RoutingReply {
     pub table: TableDesc,
@@ -568,15 +490,7 @@ pub struct RoutingReply {
 /// `CreateTable`'s parameters as the API layer parsed them (validation happens in the control
 /// plane, which answers with DynamoDB's errors).
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct CreateTableRequest {
     pub table_name: String,
@@ -588,15 +502,7 @@ pub struct CreateTableRequest {
 }
 
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct ListTablesRequest {
     pub exclusive_start_table_name: Option<String>,
@@ -605,15 +511,7 @@ pub struct ListTablesRequest {
 }
 
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub struct ListTablesReply {
     pub table_names: Vec<String>,
@@ -622,15 +520,7 @@ pub struct ListTablesReply {
 
 /// A control RPC from a node.
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub enum ControlRequest {
     Register(RegisterRequest),
@@ -644,15 +534,7 @@ pub enum ControlRequest {
 
 /// The reply to a [`ControlRequest`].
 #[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
 )]
 pub enum ControlReply {
     Registered(RegisterReply),
@@ -675,9 +557,9 @@ pub enum ControlReply {
     Hash,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
 )]
 pub enum ControlErrorKind {
     Validation,
@@ -725,9 +607,9 @@ impl ControlErrorKind {
     Eq,
     Serialize,
     Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
     thiserror::Error,
 )]
 #[error("{kind:?}: {message}")]
@@ -833,186 +715,4 @@ impl crate::frame::Framed for ControlReply {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample_partition() -> PartitionDesc {
-        PartitionDesc {
-            id: GroupId(7),
-            table: TableId(3),
-            range: HashRange {
-                start: 1 << 63,
-                end: None,
-            },
-            epoch: 2,
-            replicas: vec![
-                ReplicaDesc {
-                    node: NodeId(1),
-                    member: MemberId(21),
-                    role: Role::Full,
-                },
-                ReplicaDesc {
-                    node: NodeId(4),
-                    member: MemberId(22),
-                    role: Role::Log,
-                },
-                ReplicaDesc {
-                    node: NodeId(5),
-                    member: MemberId(23),
-                    role: Role::Learner,
-                },
-            ],
-        }
-    }
-
-    #[test]
-    fn control_messages_travel_in_frames() {
-        use crate::frame::{FRAME_BODY_BYTES_MAX_DEFAULT as MAX, FrameError, decode, encode};
-        let reply = ControlReply::Tables(ListTablesReply {
-            table_names: vec!["Music".into(), "Ünïcode".into()],
-            last_evaluated_table_name: Some("Music".into()),
-        });
-        let f = encode(&reply, MAX).unwrap();
-        assert_eq!(decode::<ControlReply>(&f, MAX).unwrap(), reply);
-        assert!(matches!(
-            decode::<ControlRequest>(&f, MAX),
-            Err(FrameError::UnknownType { .. })
-        ));
-        let lookup = |n: usize| {
-            ControlRequest::Lookup(RoutingLookup {
-                table_name: "Music".into(),
-                hashes: (0..n as u64).collect(),
-            })
-        };
-        let ok = encode(&lookup(LOOKUP_HASHES_MAX), MAX).unwrap();
-        assert_eq!(
-            decode::<ControlRequest>(&ok, MAX).unwrap(),
-            lookup(LOOKUP_HASHES_MAX)
-        );
-        let too_many = encode(&lookup(LOOKUP_HASHES_MAX + 1), MAX);
-        let checked = too_many.and_then(|f| decode::<ControlRequest>(&f, MAX));
-        assert!(
-            matches!(checked, Err(FrameError::Invalid(_))),
-            "{checked:?}"
-        );
-    }
-
-    #[test]
-    fn partition_json_is_readable_and_round_trips() {
-        let p = sample_partition();
-        let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(
-            json,
-            r#"{"id":7,"table":3,"range":{"start":9223372036854775808,"end":null},"epoch":2,"replicas":[{"node":1,"member":21,"role":"Full"},{"node":4,"member":22,"role":"Log"},{"node":5,"member":23,"role":"Learner"}]}"#
-        );
-        assert_eq!(serde_json::from_str::<PartitionDesc>(&json).unwrap(), p);
-        assert!(serde_json::from_str::<PartitionDesc>(&json.replace("Log", "Boss")).is_err());
-    }
-
-    #[test]
-    fn table_json_uses_dynamodb_spellings_and_round_trips() {
-        let t = TableDesc {
-            name: "Music".into(),
-            id: TableId(3),
-            key_schema: vec![
-                KeySchemaElement {
-                    attribute_name: "Artist".into(),
-                    key_type: KeyRole::Hash,
-                },
-                KeySchemaElement {
-                    attribute_name: "Song".into(),
-                    key_type: KeyRole::Range,
-                },
-            ],
-            attribute_definitions: vec![
-                AttributeDefinition {
-                    attribute_name: "Artist".into(),
-                    attribute_type: AttributeType::S,
-                },
-                AttributeDefinition {
-                    attribute_name: "Song".into(),
-                    attribute_type: AttributeType::N,
-                },
-            ],
-            billing_mode: BillingMode::PayPerRequest,
-            provisioned_throughput: None,
-            status: TableStatus::Creating,
-            creation_time_ms: 1_700_000_000_000,
-            item_count: 0,
-            size_bytes: 0,
-            partitions: vec![GroupId(7), GroupId(8)],
-        };
-        let json = serde_json::to_string(&t).unwrap();
-        for needle in [
-            r#""key_type":"HASH""#,
-            r#""PAY_PER_REQUEST""#,
-            r#""CREATING""#,
-        ] {
-            assert!(json.contains(needle), "{needle} missing in {json}");
-        }
-        assert!(json.contains(r#""partitions":[7,8]"#), "{json}");
-        assert_eq!(serde_json::from_str::<TableDesc>(&json).unwrap(), t);
-        assert_eq!(t.hash_key(), Some(("Artist", AttributeType::S)));
-        assert_eq!(t.range_key(), Some(("Song", AttributeType::N)));
-    }
-
-    #[test]
-    fn hash_range_bounds() {
-        let r = HashRange {
-            start: 10,
-            end: Some(20),
-        };
-        assert!(!r.contains(9) && r.contains(10) && r.contains(19) && !r.contains(20));
-        assert!(HashRange::FULL.contains(0) && HashRange::FULL.contains(u64::MAX));
-        let tail = HashRange {
-            start: u64::MAX,
-            end: None,
-        };
-        assert!(tail.contains(u64::MAX) && !tail.contains(u64::MAX - 1));
-    }
-
-    #[test]
-    fn requests_and_replies_round_trip() {
-        let msgs = vec![
-            ControlRequest::Heartbeat(NodeHeartbeat {
-                node: NodeId(2),
-                replicas: vec![ReplicaState {
-                    group: GroupId(7),
-                    member: MemberId(21),
-                    role: Role::Full,
-                    is_leader: true,
-                    ballot: Ballot(4),
-                    commit_index: 10,
-                    applied_index: 9,
-                }],
-            }),
-            ControlRequest::DeleteTable {
-                table_name: "t".into(),
-            },
-        ];
-        for m in msgs {
-            let json = serde_json::to_vec(&m).unwrap();
-            assert_eq!(serde_json::from_slice::<ControlRequest>(&json).unwrap(), m);
-        }
-        let reply = ControlReply::Heartbeat(HeartbeatReply {
-            commands: vec![
-                NodeCommand::CreateReplica {
-                    partition: sample_partition(),
-                    member: MemberId(21),
-                },
-                NodeCommand::DropReplica {
-                    group: GroupId(9),
-                    member: MemberId(3),
-                },
-            ],
-        });
-        let json = serde_json::to_vec(&reply).unwrap();
-        assert_eq!(
-            serde_json::from_slice::<ControlReply>(&json).unwrap(),
-            reply
-        );
-        let err = ControlReply::Error(ControlError::new(ControlErrorKind::NotLeader, "standby"));
-        let json = serde_json::to_vec(&err).unwrap();
-        assert_eq!(serde_json::from_slice::<ControlReply>(&json).unwrap(), err);
-    }
-}
+mod tests;
