@@ -289,7 +289,13 @@ impl Replica {
         std::mem::take(&mut self.ready)
     }
 
-    /// One unit of time.
+    /// One unit of time. Leases and election timeouts are counted in
+    /// ticks, so the driver must derive ticks from a monotonic clock and
+    /// deliver the ones it missed (after a pause or a stall) before anything
+    /// else: a process that sleeps through its ticks would otherwise stretch
+    /// its lease. The protocol tolerates tick rates that differ by up to
+    /// (election + lease) / lease between members (18/8 with the defaults);
+    /// the simulator runs clocks up to 30% apart.
     pub fn tick(&mut self) {
         self.now += 1;
         if self.is_leader() {
