@@ -161,6 +161,7 @@ pub fn partition_ready(p: &PartitionDesc, reg: &NodeRegistry, now: Instant) -> b
 pub fn commands_for(
     node: NodeId,
     desired: &[&PartitionDesc],
+    creating: &HashSet<wire::TableId>,
     reported: &[ReplicaState],
 ) -> Vec<NodeCommand> {
     let have: HashSet<(GroupId, MemberId)> = reported.iter().map(|r| (r.group, r.member)).collect();
@@ -181,6 +182,7 @@ pub fn commands_for(
         .map(|(_, m, p)| NodeCommand::CreateReplica {
             partition: (*p).clone(),
             member: *m,
+            bootstrap: creating.contains(&p.table),
         })
         .collect();
     let mut drops: Vec<(GroupId, MemberId)> = reported
@@ -222,6 +224,10 @@ mod tests {
         }
     }
 
+    fn creating() -> HashSet<TableId> {
+        HashSet::from([TableId(1)])
+    }
+
     fn state(group: u64, member: u64, leader: bool) -> ReplicaState {
         ReplicaState {
             group: GroupId(group),
@@ -239,13 +245,14 @@ mod tests {
         let p1 = partition(1, [1, 2, 3]);
         let p2 = partition(2, [1, 4, 5]);
         let reported = vec![state(1, 11, false), state(9, 91, true)];
-        let cmds = commands_for(NodeId(1), &[&p1, &p2], &reported);
+        let cmds = commands_for(NodeId(1), &[&p1, &p2], &creating(), &reported);
         assert_eq!(
             cmds,
             vec![
                 NodeCommand::CreateReplica {
                     partition: p2.clone(),
-                    member: MemberId(21)
+                    member: MemberId(21),
+                    bootstrap: true,
                 },
                 NodeCommand::DropReplica {
                     group: GroupId(9),
@@ -254,9 +261,9 @@ mod tests {
             ]
         );
         // A replica of a wanted group under an old member id is dropped and recreated.
-        let cmds = commands_for(NodeId(1), &[&p1], &[state(1, 7, false)]);
+        let cmds = commands_for(NodeId(1), &[&p1], &creating(), &[state(1, 7, false)]);
         assert_eq!(cmds.len(), 2);
-        assert!(commands_for(NodeId(1), &[&p1], &[state(1, 11, true)]).is_empty());
+        assert!(commands_for(NodeId(1), &[&p1], &creating(), &[state(1, 11, true)]).is_empty());
     }
 
     #[test]

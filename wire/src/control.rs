@@ -426,6 +426,12 @@ pub enum NodeCommand {
         partition: PartitionDesc,
         #[serde(with = "member_id_serde")]
         member: MemberId,
+        /// Start as a member of a brand-new group (every member at index 0 with the
+        /// partition's replicas as its membership). `false`: join a running group and wait
+        /// for a snapshot from its leader. Only the partitions of a `CREATING` table are
+        /// bootstrapped: a member that starts empty in a running group must not vote as if
+        /// it had promised nothing.
+        bootstrap: bool,
     },
     /// Drop the replica of this group, deleting its data.
     DropReplica {
@@ -462,6 +468,9 @@ pub struct RegisterReply {
 pub struct HeartbeatReply {
     /// Bounded by the number of replicas the node should host or drop.
     pub commands: Vec<NodeCommand>,
+    /// Every node hosting a replica of a partition this node hosts or is told to create
+    /// (names, QUIC addresses and AZs, so the node can reach its peers).
+    pub nodes: Vec<NodeInfo>,
 }
 
 /// Routing lookup (DESIGN §5): the partitions of `table` owning each hash. Routers send it on
@@ -485,6 +494,8 @@ pub struct RoutingReply {
     pub table: TableDesc,
     /// The distinct partitions owning the asked hashes, in range order.
     pub partitions: Vec<PartitionDesc>,
+    /// The nodes hosting replicas of those partitions.
+    pub nodes: Vec<NodeInfo>,
 }
 
 /// `CreateTable`'s parameters as the API layer parsed them (validation happens in the control

@@ -56,7 +56,9 @@
 //! | 0x0100          | `ControlRequest` v1 (node → control)   | `wire/src/control.rs` |
 //! | 0x0101          | `ControlReply` v1                      | `wire/src/control.rs` |
 //! | 0x0102–0x01FF   | control plane, reserved                | `wire/src/control.rs` |
-//! | 0x0200–0x02FF   | router forwarding                      | (issue 4, router)  |
+//! | 0x0200–0x0201   | `ItemRequest`, `ItemReply` v1           | `wire/src/forward.rs` |
+//! | 0x0220–0x0221   | `DigestRequest`, `DigestReply` v1       | `wire/src/forward.rs` |
+//! | 0x0202–0x02FF   | router forwarding, reserved            | `wire/src/forward.rs` |
 //!
 //! Invariants: [`encode`] never produces a frame that [`decode`] of the same type with the
 //! same bound rejects; no input makes the decoder panic or allocate more than the bound

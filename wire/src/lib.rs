@@ -18,6 +18,7 @@
 //! - [`frame`]: the checksummed, versioned frame around every message between processes
 //!   (byte layout and message type registry in its docs).
 //! - [`peer`]: node-to-node framed messages (replication batches, the transport handshake).
+//! - [`forward`]: router-to-node item operations and partition digests (frame types 0x02xx).
 
 pub mod control;
 pub mod frame;
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod item;
 pub mod key;
 pub mod number;
+pub mod forward;
 pub mod peer;
 pub mod replication;
 

@@ -339,9 +339,32 @@ impl<S: MetaStore> ControlService<S> {
                 .filter(|p| wanted_tables.contains(&p.table))
                 .filter(|p| p.replicas.iter().any(|r| r.node == hb.node))
                 .collect();
-            name.map(|n| (n, commands_for(hb.node, &desired, &hb.replicas)))
+            let creating: HashSet<TableId> = v
+                .tables()
+                .filter(|t| t.status == TableStatus::Creating)
+                .map(|t| t.id)
+                .collect();
+            let hosted: HashSet<wire::replication::GroupId> = hb.replicas.iter().map(|r| r.group).collect();
+            let mut peers: Vec<NodeId> = v
+                .partitions()
+                .filter(|p| hosted.contains(&p.id) || desired.iter().any(|d| d.id == p.id))
+                .flat_map(|p| p.replicas.iter().map(|r| r.node))
+                .collect();
+            peers.sort();
+            peers.dedup();
+            let nodes: Vec<NodeInfo> = peers
+                .into_iter()
+                .filter_map(|id| v.node_by_id(id).cloned())
+                .collect();
+            name.map(|n| {
+                (
+                    n,
+                    commands_for(hb.node, &desired, &creating, &hb.replicas),
+                    nodes,
+                )
+            })
         });
-        let Some((name, commands)) = commands else {
+        let Some((name, commands, nodes)) = commands else {
             return Err(ControlError::new(
                 ControlErrorKind::UnknownNode,
                 format!("node {} is not registered; register first", hb.node),
@@ -352,7 +375,7 @@ impl<S: MetaStore> ControlService<S> {
             info!(node = %name, id = %hb.node, "node up");
         }
         m.live.insert(hb.node);
-        Ok(HeartbeatReply { commands })
+        Ok(HeartbeatReply { commands, nodes })
     }
 
     /// Routing lookup, from memory.
@@ -396,9 +419,20 @@ impl<S: MetaStore> ControlService<S> {
                 return Err(not_found());
             }
             parts.sort_by_key(|p| p.range.start);
+            let mut ids: Vec<NodeId> = parts
+                .iter()
+                .flat_map(|p| p.replicas.iter().map(|r| r.node))
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let nodes = ids
+                .into_iter()
+                .filter_map(|id| v.node_by_id(id).cloned())
+                .collect();
             Ok(RoutingReply {
                 table: table.clone(),
                 partitions: parts,
+                nodes,
             })
         })
     }

@@ -332,7 +332,9 @@ impl FakeNodes {
             for cmd in reply.commands {
                 applied += 1;
                 match cmd {
-                    NodeCommand::CreateReplica { partition, member } => {
+                    NodeCommand::CreateReplica {
+                        partition, member, ..
+                    } => {
                         let r = partition
                             .replicas
                             .iter()

@@ -165,12 +165,20 @@ fn requests_and_replies_round_trip() {
             NodeCommand::CreateReplica {
                 partition: sample_partition(),
                 member: MemberId(21),
+                bootstrap: true,
             },
             NodeCommand::DropReplica {
                 group: GroupId(9),
                 member: MemberId(3),
             },
         ],
+        nodes: vec![NodeInfo {
+            id: NodeId(4),
+            name: "n4".into(),
+            az: "az2".into(),
+            quic_addr: "127.0.0.1:7501".into(),
+            api_addr: "127.0.0.1:8001".into(),
+        }],
     });
     let json = serde_json::to_vec(&reply).unwrap();
     assert_eq!(
