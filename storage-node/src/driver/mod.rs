@@ -298,3 +298,6 @@ async fn inbound_task(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
