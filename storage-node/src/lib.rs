@@ -44,6 +44,7 @@ pub mod engine;
 pub mod io;
 pub mod replication;
 pub mod rng;
+pub mod router;
 pub mod sim;
 pub mod transport;
 pub mod wal;
