@@ -131,6 +131,8 @@ impl Inner {
         bump(&self.stats.refreshes);
         match self.fetch(&table, hashes).await {
             Ok(()) => {}
+            // Deleted (or DELETING): forget it, but do not remember "not found", so that
+            // DescribeTable still reports DELETING while the control plane does.
             Err(RouteError::NotFound(_)) => lock(&self.cache).remove_table(&table),
             Err(e) => debug!(table = %table, error = %e, "routing refresh failed"),
         }
@@ -178,6 +180,9 @@ impl Inner {
                     let hashes = self.cold_hashes(table, hash);
                     bump(&self.stats.lookups);
                     let r = self.fetch(table, hashes).await;
+                    if let Err(RouteError::NotFound(_)) = r {
+                        self.remember_not_found(table);
+                    }
                     tx.send_replace(Some(r.clone()));
                     r?;
                 }
@@ -209,7 +214,8 @@ impl Inner {
         hashes
     }
 
-    /// One `Lookup`, merged into the cache and the node directory.
+    /// One `Lookup`, merged into the cache and the node directory (a missing table is
+    /// `NotFound`, with no effect on the cache: the caller decides).
     async fn fetch(&self, table: &str, hashes: Vec<u64>) -> Result<(), RouteError> {
         let req = ControlRequest::Lookup(RoutingLookup {
             table_name: table.to_owned(),
@@ -222,7 +228,6 @@ impl Inner {
                 Ok(())
             }
             Ok(ControlReply::Error(e)) if e.kind == ControlErrorKind::ResourceNotFound => {
-                self.remember_not_found(table);
                 Err(RouteError::NotFound(table.to_owned()))
             }
             Ok(ControlReply::Error(e)) => Err(RouteError::Control(e)),

@@ -105,11 +105,9 @@ impl Inner {
         };
         // A redirect target named by the last reply.
         let mut hinted: Option<NodeId> = None;
-        let mut call = Some(call);
         while st.made < self.cfg.route_attempts_max && !st.remaining().is_zero() {
             let remaining = st.remaining();
-            let hash = call.as_ref().map_or(0, |c| c.hash);
-            let part = match tokio::time::timeout(remaining, self.resolve(table, hash)).await {
+            let part = match tokio::time::timeout(remaining, self.resolve(table, call.hash)).await {
                 Ok(Ok(p)) => p,
                 Ok(Err(e)) => return Err(e),
                 Err(_) => {
@@ -134,13 +132,12 @@ impl Inner {
             let timeout = st
                 .remaining()
                 .min(Duration::from_millis(self.cfg.forward_timeout_ms));
-            let c = call.as_ref().expect("call present until answered");
             let req = ItemRequest {
                 group: part.id,
                 epoch: part.epoch,
-                key: c.key.clone(),
-                hash: c.hash,
-                op: c.op.clone(),
+                key: call.key.clone(),
+                hash: call.hash,
+                op: call.op.clone(),
                 deadline_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
             };
             let reply = self.attempt(target, req, timeout).await;
@@ -153,7 +150,6 @@ impl Inner {
                     } else {
                         self.set_leader(part.id, target);
                     }
-                    call.take();
                     return Ok(v);
                 }
                 Ok(ItemReply::NotLeader { leader }) => {

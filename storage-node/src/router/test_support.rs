@@ -232,6 +232,8 @@ pub(crate) struct FakeCluster {
     pub eventual: Vec<NodeId>,
     /// Nodes answering `Busy` to eventual reads.
     pub busy_eventual: HashSet<NodeId>,
+    /// Nodes answering every request with this reply.
+    pub overrides: HashMap<NodeId, ItemReply>,
 }
 
 /// One node's replicas over the shared [`FakeCluster`].
@@ -243,6 +245,9 @@ pub(crate) struct FakeNode {
 impl FakeNode {
     fn run(&self, req: ItemRequest) -> ItemReply {
         let mut c = self.cluster.lock().unwrap();
+        if let Some(r) = c.overrides.get(&self.id) {
+            return r.clone();
+        }
         let Some(g) = c.groups.get(&req.group).cloned() else {
             return ItemReply::NotHere;
         };

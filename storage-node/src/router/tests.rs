@@ -339,6 +339,51 @@ async fn refresh_is_constant_work_and_cold_misses_share_lookups() {
     c.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_replicas_exhaust_the_deadline_and_ambiguous_writes_are_internal_errors() {
+    let mut r = rng("busy_replicas_exhaust_the_deadline_and_ambiguous_writes_are_internal_errors");
+    let cfg = RouterConfig {
+        request_deadline_ms: 400,
+        ..test_router_config()
+    };
+    let c = TestCluster::start("busy", cfg).await;
+    let (k, h) = (r.bytes(16), r.below(HALF));
+    let n4 = &c.nodes[3].router;
+    n4.item(TABLE, put(&k, h, b"1")).await.unwrap();
+    for i in 0..3 {
+        c.cluster
+            .lock()
+            .unwrap()
+            .overrides
+            .insert(node_id(i), ItemReply::Busy);
+    }
+    let t = Instant::now();
+    let e = n4.item(TABLE, put(&k, h, b"2")).await.unwrap_err();
+    let took = t.elapsed();
+    assert!(matches!(e, RouteError::Unavailable(_)), "{e:?}");
+    assert_eq!(ApiError::from(e).name(), "ServiceUnavailable");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_millis(900),
+        "{took:?}"
+    );
+    let s = n4.stats().snapshot();
+    assert!(
+        s.errors >= 3 && s.errors <= 16,
+        "backoff bounds the attempts: {s:?}"
+    );
+    // Only the leader loses track of the write: no retry elsewhere.
+    {
+        let mut cl = c.cluster.lock().unwrap();
+        cl.overrides.clear();
+        cl.overrides.insert(node_id(2), ItemReply::Ambiguous);
+    }
+    let e = n4.item(TABLE, put(&k, h, b"3")).await.unwrap_err();
+    assert!(matches!(e, RouteError::Ambiguous(_)), "{e:?}");
+    assert_eq!(ApiError::from(e).name(), "InternalServerError");
+    assert_eq!(c.cluster.lock().unwrap().data[&k].1, b"1".to_vec());
+    c.shutdown().await;
+}
+
 fn item_of(pk: &str, v: &str) -> Item {
     let mut item = Item::new();
     item.insert("pk".into(), AttributeValue::S(pk.into()));
