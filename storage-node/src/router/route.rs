@@ -94,7 +94,9 @@ impl Inner {
         call: ItemCall,
     ) -> Result<Option<Vec<u8>>, RouteError> {
         let is_write = !matches!(call.op, ItemOp::Get { .. });
-        let mut eventual = matches!(call.op, ItemOp::Get { consistent: false });
+        let eventual_op = matches!(call.op, ItemOp::Get { consistent: false });
+        // Still trying the in-AZ replica (cleared on the first fallback to the leader path).
+        let mut eventual = eventual_op;
         let mut st = Attempts {
             deadline: Instant::now() + Duration::from_millis(self.cfg.request_deadline_ms),
             made: 0,
@@ -147,7 +149,10 @@ impl Inner {
                     if eventual {
                         // eventual_target only picks replicas in this node's AZ.
                         bump(&self.stats.eventual_in_az);
-                    } else {
+                    }
+                    if !eventual_op {
+                        // Any replica answers an eventual read: only the others prove
+                        // leadership.
                         self.set_leader(part.id, target);
                     }
                     return Ok(v);
