@@ -46,6 +46,7 @@ pub mod io;
 pub mod partition;
 pub mod replication;
 pub mod rng;
+pub mod router;
 pub mod sim;
 pub mod transport;
 pub mod wal;
