@@ -43,6 +43,7 @@ pub mod control_client;
 pub mod driver;
 pub mod engine;
 pub mod io;
+pub mod node;
 pub mod partition;
 pub mod replication;
 pub mod rng;
