@@ -53,8 +53,8 @@ pub struct ApiMetrics {
 
 fn latency_histogram() -> Histogram {
     Histogram::new([
-        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
-        2.048, 4.096,
+        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048,
+        4.096,
     ])
 }
 
@@ -124,7 +124,12 @@ fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {
     let want = state.token.as_bytes();
     let given = given.as_bytes();
     // Constant time in the token's length.
-    given.len() == want.len() && given.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 async fn groups(State(s): State<AdminState>, headers: HeaderMap) -> Response {
@@ -185,7 +190,9 @@ async fn digest(State(s): State<AdminState>, headers: HeaderMap, uri: Uri) -> Re
                 "group": group, "applied": applied, "items": items, "digest": hex,
             }))
         }
-        DigestReply::NotHere => (StatusCode::NOT_FOUND, "no replica of that group here").into_response(),
+        DigestReply::NotHere => {
+            (StatusCode::NOT_FOUND, "no replica of that group here").into_response()
+        }
     }
 }
 
@@ -210,19 +217,77 @@ async fn metrics(State(s): State<AdminState>) -> Response {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {v}\n"
         );
     }
-    counter_to(&mut text, "cairn_proposals", "writes proposed by leaders here", d.proposals.get());
-    counter_to(&mut text, "cairn_applied_entries", "log entries applied to the engine", d.applied_entries.get());
-    counter_to(&mut text, "cairn_wal_flushes", "WAL group-commit flushes (one fdatasync each)", d.flushes.get());
-    counter_to(&mut text, "cairn_wal_flush_records", "log records written by those flushes", d.flushed_records.get());
-    counter_to(&mut text, "cairn_replication_batches_sent", "replication frames sent", d.batches_sent.get());
-    counter_to(&mut text, "cairn_replication_batches_dropped", "replication frames dropped (queue full, unknown peer)", d.batches_dropped.get());
-    counter_to(&mut text, "cairn_replication_envelopes_dropped", "inbound envelopes dropped (unknown group, wrong sender)", d.envelopes_dropped.get());
-    counter_to(&mut text, "cairn_replication_frames_rejected", "inbound frames rejected (bad frame, sender not the authenticated peer)", d.frames_rejected.get());
-    counter_to(&mut text, "cairn_snapshots_sent", "snapshots sent to lagging members", d.snapshots_sent.get());
-    counter_to(&mut text, "cairn_snapshots_installed", "snapshots installed", d.snapshots_installed.get());
-    counter_to(&mut text, "cairn_reads_eventual", "eventually consistent reads served here", d.reads_eventual.get());
+    counter_to(
+        &mut text,
+        "cairn_proposals",
+        "writes proposed by leaders here",
+        d.proposals.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_applied_entries",
+        "log entries applied to the engine",
+        d.applied_entries.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_wal_flushes",
+        "WAL group-commit flushes (one fdatasync each)",
+        d.flushes.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_wal_flush_records",
+        "log records written by those flushes",
+        d.flushed_records.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_batches_sent",
+        "replication frames sent",
+        d.batches_sent.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_batches_dropped",
+        "replication frames dropped (queue full, unknown peer)",
+        d.batches_dropped.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_envelopes_dropped",
+        "inbound envelopes dropped (unknown group, wrong sender)",
+        d.envelopes_dropped.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_frames_rejected",
+        "inbound frames rejected (bad frame, sender not the authenticated peer)",
+        d.frames_rejected.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_snapshots_sent",
+        "snapshots sent to lagging members",
+        d.snapshots_sent.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_snapshots_installed",
+        "snapshots installed",
+        d.snapshots_installed.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_reads_eventual",
+        "eventually consistent reads served here",
+        d.reads_eventual.get(),
+    );
     let r = s.router.stats().snapshot();
-    let _ = write!(text, "# HELP cairn_router_forwards router decisions by result\n# TYPE cairn_router_forwards counter\n");
+    let _ = write!(
+        text,
+        "# HELP cairn_router_forwards router decisions by result\n# TYPE cairn_router_forwards counter\n"
+    );
     for (result, v) in [
         ("local", r.local),
         ("remote", r.remote),
@@ -232,10 +297,23 @@ async fn metrics(State(s): State<AdminState>) -> Response {
         ("eventual_in_az", r.eventual_in_az),
         ("served", r.served),
     ] {
-        let _ = writeln!(text, "cairn_router_forwards_total{{result=\"{result}\"}} {v}");
+        let _ = writeln!(
+            text,
+            "cairn_router_forwards_total{{result=\"{result}\"}} {v}"
+        );
     }
-    counter_to(&mut text, "cairn_routing_lookups", "awaited routing lookups (cache misses)", r.lookups);
-    counter_to(&mut text, "cairn_routing_refreshes", "constant-work routing refreshes", r.refreshes);
+    counter_to(
+        &mut text,
+        "cairn_routing_lookups",
+        "awaited routing lookups (cache misses)",
+        r.lookups,
+    );
+    counter_to(
+        &mut text,
+        "cairn_routing_refreshes",
+        "constant-work routing refreshes",
+        r.refreshes,
+    );
     let _ = write!(
         text,
         "# HELP cairn_groups replicas hosted here\n# TYPE cairn_groups gauge\ncairn_groups {}\n\

@@ -147,9 +147,8 @@ async fn run_on<D: Disk + Clone>(
         driver.set_me(id).await;
     }
     let controls = args.controls()?;
-    let control = Arc::new(
-        ControlClient::new(transport.clone(), &controls).map_err(start("control plane"))?,
-    );
+    let control =
+        Arc::new(ControlClient::new(transport.clone(), &controls).map_err(start("control plane"))?);
     let me = NodeInfo {
         id: known.unwrap_or(NodeId(0)),
         name: args.name.clone(),
