@@ -123,6 +123,8 @@ async fn run_on<D: Disk + Clone>(
         &identity,
         TransportConfig {
             listen: args.listen_quic,
+            // A restarted peer must hear from its leaders within a second or so.
+            reconnect_backoff_max_ms: 1_000,
             ..TransportConfig::default()
         },
         calls.clone(),
