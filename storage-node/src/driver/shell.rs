@@ -440,19 +440,8 @@ impl<D: Disk + Clone> Shell<D> {
                     let _ = tx.send(ItemReply::Busy);
                     return;
                 }
-                let engine = self.engine.clone();
-                let key = req.key;
                 self.stats.reads_eventual.inc();
-                tokio::spawn(async move {
-                    let reply = match engine.get(&key).await {
-                        Ok(v) => ItemReply::Ok(v),
-                        Err(e) => {
-                            error!(error = %e, "engine read failed");
-                            ItemReply::Busy
-                        }
-                    };
-                    let _ = tx.send(reply);
-                });
+                spawn_get(self.engine.clone(), req.key, tx);
             }
             _ if !leader => {
                 let _ = tx.send(ItemReply::NotLeader {
@@ -667,19 +656,7 @@ impl<D: Disk + Clone> Shell<D> {
         let mut evals = Vec::new();
         for r in out.reads.drain(..) {
             match r {
-                ReadWaiter::Get { tx, key } => {
-                    let engine = self.engine.clone();
-                    tokio::spawn(async move {
-                        let reply = match engine.get(&key).await {
-                            Ok(v) => ItemReply::Ok(v),
-                            Err(e) => {
-                                error!(error = %e, "engine read failed");
-                                ItemReply::Busy
-                            }
-                        };
-                        let _ = tx.send(reply);
-                    });
-                }
+                ReadWaiter::Get { tx, key } => spawn_get(self.engine.clone(), key, tx),
                 ReadWaiter::Eval { tx, req } => {
                     let need = h.inflight.get(&req.key).copied().unwrap_or(0);
                     h.evals.push((need, tx, req));
@@ -869,4 +846,19 @@ impl<D: Disk + Clone> Shell<D> {
             let _ = tx.send(ShellMsg::Flushed(ticket, r)).await;
         });
     }
+}
+
+/// Reads `key` from the engine (which shows at least every group's visible index) and
+/// answers `tx`.
+fn spawn_get<D: Disk>(engine: Engine<D>, key: Vec<u8>, tx: oneshot::Sender<ItemReply>) {
+    tokio::spawn(async move {
+        let reply = match engine.get(&key).await {
+            Ok(v) => ItemReply::Ok(v),
+            Err(e) => {
+                error!(error = %e, "engine read failed");
+                ItemReply::Busy
+            }
+        };
+        let _ = tx.send(reply);
+    });
 }

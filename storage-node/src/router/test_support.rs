@@ -10,8 +10,6 @@
 //! preferred leader, so g1 lists n3 first). n4 (az1) hosts nothing (a router-only node).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -28,32 +26,8 @@ use wire::replication::{GroupId, MemberId, Role};
 use super::forward::{self, ForwardHandler};
 use super::{LocalItems, Router, RouterConfig};
 use crate::control_client::ControlClient;
+use crate::transport::test_support::TestDir;
 use crate::transport::{BoxFuture, CallHandler, Transport, TransportConfig, certs};
-
-/// A unique directory under the system temp dir, removed on drop.
-pub(crate) struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(name: &str) -> TestDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("cairn-router-{}-{name}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TestDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 pub(crate) const TABLE: &str = "t";
 pub(crate) const G1: GroupId = GroupId(1);
