@@ -6,6 +6,7 @@
 //! - [`ops`]: kill/restart nodes, stop/start etcd, kill the control leader, foreign nodes, and
 //!   the queries (`/debug/groups`, `/debug/digest`, etcd's view of tables and nodes).
 //! - [`dynamo`]: table and item helpers, SDK error inspection, signed raw requests.
+//! - [`load`]: a steady put/get background load that counts errors.
 //! - [`admin`]: the admin endpoint's JSON shapes.
 //! - [`http`]: a minimal HTTP/1.1 client (also for malformed requests).
 //! - [`proc`]: one child process (restart, signals, log file).
@@ -22,6 +23,7 @@ pub mod bins;
 pub mod cluster;
 pub mod dynamo;
 pub mod http;
+pub mod load;
 pub mod ops;
 pub mod ports;
 pub mod proc;
