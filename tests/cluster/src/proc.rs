@@ -145,8 +145,9 @@ impl Proc {
         let Some(pid) = self.pid() else {
             return Ok(());
         };
-        let status = Command::new("kill")
-            .args(["-s", signal, &pid.to_string()])
+        // The shell's builtin `kill` (dash is always there; procps' /usr/bin/kill may not be).
+        let status = Command::new("/bin/sh")
+            .args(["-c", "kill -s \"$0\" \"$1\"", signal, &pid.to_string()])
             .status()?;
         if status.success() {
             Ok(())
