@@ -5,7 +5,9 @@
 //!
 //! A frame that is not a valid `ControlRequest` (unknown type or version, failed rkyv
 //! validation, bounds) is logged with its reason and the call is reset: nothing malformed
-//! reaches the service. The transport has already checked the peer's certificate, the frame
+//! reaches the service. A node registers and heartbeats only as itself: the name in a
+//! `Register` and the node of a `Heartbeat` must be the peer's certificate name
+//! ([`ControlService::handle_from`]). The transport has already checked the peer's certificate, the frame
 //! header, the checksum and the size bound before this handler runs.
 //!
 //! The node side (encode, call, decode) is `storage-node/src/control_client/`.
@@ -47,7 +49,7 @@ impl<S: MetaStore + Send + Sync + 'static> CallHandler for ControlRpc<S> {
                     return None;
                 }
             };
-            let reply: ControlReply = service.handle(req).await;
+            let reply: ControlReply = service.handle_from(&peer, req).await;
             match frame::encode(&reply, max) {
                 Ok(f) => Some(f),
                 Err(e) => {

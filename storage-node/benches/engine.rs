@@ -96,11 +96,7 @@ fn cairn_puts(base: &Path, writers: u64, secs: f64) -> (f64, f64) {
                         payload: b.encode(),
                     };
                     e.log(vec![rec]).await.expect("log");
-                    e.apply(&[Apply {
-                        partition: p,
-                        index: i,
-                        batch: &b,
-                    }])
+                    e.apply(&[Apply::plain(p, i, &b)])
                     .await
                     .expect("apply");
                     done.fetch_add(1, Ordering::Relaxed);
@@ -216,11 +212,7 @@ fn load_readers(base: &Path) -> Readers {
             for i in chunk * 1000..(chunk + 1) * 1000 {
                 b.put(key(i), value.clone());
             }
-            e.apply(&[Apply {
-                partition: 1,
-                index: chunk + 1,
-                batch: &b,
-            }])
+            e.apply(&[Apply::plain(1, chunk + 1, &b)])
             .await
             .expect("load");
         }

@@ -40,8 +40,10 @@
 pub mod api;
 pub mod btree;
 pub mod control_client;
+pub mod driver;
 pub mod engine;
 pub mod io;
+pub mod partition;
 pub mod replication;
 pub mod rng;
 pub mod sim;

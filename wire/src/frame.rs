@@ -52,7 +52,10 @@
 //! | 0x0000          | never used (zeroed memory is no frame) |                    |
 //! | 0x0001          | `ReplicationBatch` v1                  | `wire/src/peer.rs` |
 //! | 0x0002          | `PeerHello` v1 (transport handshake)   | `wire/src/peer.rs` |
-//! | 0x0003–0x00FF   | node to node, reserved                 | `wire/src/peer.rs` |
+//! | 0x0003          | `StoredEntry` v1 (node-local WAL record) | `wire/src/peer.rs` |
+//! | 0x0004          | `StoredMembership` v1 (node-local)     | `wire/src/peer.rs` |
+//! | 0x0005          | `SnapshotData` v1 (in `Message::Snapshot`) | `wire/src/peer.rs` |
+//! | 0x0006–0x00FF   | node to node, reserved                 | `wire/src/peer.rs` |
 //! | 0x0100          | `ControlRequest` v1 (node → control)   | `wire/src/control.rs` |
 //! | 0x0101          | `ControlReply` v1                      | `wire/src/control.rs` |
 //! | 0x0102–0x01FF   | control plane, reserved                | `wire/src/control.rs` |

@@ -88,3 +88,56 @@ impl Framed for PeerHello {
         Ok(())
     }
 }
+
+/// One log entry as the node driver stores it in its WAL (node-local; the frame's type and
+/// version make the on-disk format explicit). `prev_ballot` is the ballot of the entry before
+/// it: recovery checks that the stored entries chain to the snapshot point.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct StoredEntry {
+    pub prev_ballot: crate::replication::Ballot,
+    pub entry: Entry,
+}
+
+impl Framed for StoredEntry {
+    const TYPE: u16 = 0x0003;
+    const VERSION: u16 = 1;
+
+    fn validate(&self) -> Result<(), String> {
+        check_entries(std::slice::from_ref(&self.entry))
+    }
+}
+
+/// A replication membership as the node driver stores it (node-local).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct StoredMembership {
+    pub membership: Membership,
+}
+
+impl Framed for StoredMembership {
+    const TYPE: u16 = 0x0004;
+    const VERSION: u16 = 1;
+
+    fn validate(&self) -> Result<(), String> {
+        check_membership(&self.membership)
+    }
+}
+
+/// A partition's state machine as a snapshot sent to a lagging member (inside
+/// `Message::Snapshot::data`): every stored key and value of the partition's range, in key
+/// order.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct SnapshotData {
+    pub items: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Framed for SnapshotData {
+    const TYPE: u16 = 0x0005;
+    const VERSION: u16 = 1;
+
+    fn validate(&self) -> Result<(), String> {
+        if self.items.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err("snapshot keys not strictly increasing".to_owned());
+        }
+        Ok(())
+    }
+}

@@ -169,6 +169,31 @@ impl<S: MetaStore> ControlService<S> {
     }
 
     /// Dispatches one request (what the QUIC server calls).
+    /// [`ControlService::handle`] for a request from the transport peer `peer` (its
+    /// certificate's host name): a node may register and heartbeat only as itself.
+    pub async fn handle_from(&self, peer: &str, req: ControlRequest) -> ControlReply {
+        let claimed = match &req {
+            ControlRequest::Register(r) => Some(r.name.clone()),
+            ControlRequest::Heartbeat(h) => Some(
+                self.metadata
+                    .read(|v| v.node_by_id(h.node).map(|n| n.name.clone()))
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        };
+        if let Some(name) = claimed
+            && name != peer
+            && !name.is_empty()
+        {
+            warn!(%peer, claimed = %name, "node request for another node's name refused");
+            return ControlReply::Error(ControlError::new(
+                ControlErrorKind::Validation,
+                format!("peer {peer} may not act as node {name}"),
+            ));
+        }
+        self.handle(req).await
+    }
+
     pub async fn handle(&self, req: ControlRequest) -> ControlReply {
         let reply = match req {
             ControlRequest::Register(r) => self.register(r).await.map(ControlReply::Registered),

@@ -20,11 +20,13 @@
 //! never start with the metadata table prefix (rejected with a typed error).
 
 pub mod batch;
+mod replicated;
 
 use crate::btree::{BTree, BTreeConfig, BTreeError, CheckpointStats, Direction, Snapshot};
 use crate::io::{Disk, IoError};
 use crate::wal::{PartitionSpan, Record, RecoveryReport, Wal, WalConfig, WalError};
 pub use batch::{BatchError, Op, WriteBatch};
+pub use replicated::{Install, KeyRange};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -83,7 +85,26 @@ pub enum EngineError {
 pub struct Apply<'a> {
     pub partition: u64,
     pub index: u64,
+    /// The entry's ballot, stored with the applied index: a replica recovering from the tree
+    /// needs the snapshot point's ballot (0 in standalone use).
+    pub ballot: u64,
     pub batch: &'a WriteBatch,
+    /// The partition's replication membership, encoded, when this entry changed it (stored
+    /// under the partition's `'M'` metadata key in the same commit).
+    pub membership: Option<&'a [u8]>,
+}
+
+impl<'a> Apply<'a> {
+    /// An entry of standalone use: no ballot, no membership.
+    pub fn plain(partition: u64, index: u64, batch: &'a WriteBatch) -> Apply<'a> {
+        Apply {
+            partition,
+            index,
+            ballot: 0,
+            batch,
+            membership: None,
+        }
+    }
 }
 
 /// What `open` found.
@@ -99,7 +120,8 @@ pub struct EngineRecovery {
 struct Inner<D: Disk> {
     wal: Wal<D>,
     tree: BTree<D>,
-    applied: Mutex<BTreeMap<u64, u64>>,
+    /// Per partition: applied index and the ballot of that entry.
+    applied: Mutex<BTreeMap<u64, (u64, u64)>>,
     checkpoint_lock: tokio::sync::Mutex<()>,
 }
 
@@ -117,16 +139,28 @@ impl<D: Disk> Clone for Engine<D> {
 }
 
 const META_APPLIED: u8 = b'A';
+const META_MEMBERSHIP: u8 = b'M';
 
 fn meta_prefix() -> Vec<u8> {
     wire::key::table_prefix(TableId::META)
 }
 
-fn applied_key(partition: u64) -> Vec<u8> {
+fn meta_key(tag: u8, partition: u64) -> Vec<u8> {
     let mut k = meta_prefix();
-    k.push(META_APPLIED);
+    k.push(tag);
     k.extend_from_slice(&partition.to_be_bytes());
     k
+}
+
+fn applied_key(partition: u64) -> Vec<u8> {
+    meta_key(META_APPLIED, partition)
+}
+
+fn applied_value(index: u64, ballot: u64) -> [u8; 16] {
+    let mut v = [0; 16];
+    v[..8].copy_from_slice(&index.to_be_bytes());
+    v[8..].copy_from_slice(&ballot.to_be_bytes());
+    v
 }
 
 impl<D: Disk + Clone> Engine<D> {
@@ -139,17 +173,17 @@ impl<D: Disk + Clone> Engine<D> {
         let tree = BTree::open(disk.clone(), cfg.tree.clone()).await?;
         let applied = read_applied(&tree.snapshot()).await?;
         let (wal, report) = Wal::open(disk, cfg.wal.clone()).await?;
-        for (&p, &i) in &applied {
+        for (&p, &(i, _)) in &applied {
             wal.release(p, i);
         }
         let pending = wal
             .partitions()
             .into_iter()
-            .filter(|s| s.last_index > applied.get(&s.partition).copied().unwrap_or(0))
+            .filter(|s| s.last_index > applied.get(&s.partition).map_or(0, |a| a.0))
             .collect();
         let recovery = EngineRecovery {
             wal: report,
-            applied: applied.clone(),
+            applied: applied.iter().map(|(&p, &(i, _))| (p, i)).collect(),
             pending,
         };
         let engine = Engine {
@@ -185,8 +219,18 @@ impl<D: Disk> Engine<D> {
             .lock()
             .expect("applied")
             .get(&partition)
+            .map_or(0, |a| a.0)
+    }
+
+    /// The applied index of `partition` and that entry's ballot ((0, 0) if none).
+    pub fn applied_point(&self, partition: u64) -> (u64, u64) {
+        self.inner
+            .applied
+            .lock()
+            .expect("applied")
+            .get(&partition)
             .copied()
-            .unwrap_or(0)
+            .unwrap_or((0, 0))
     }
 
     /// Applies committed entries in one tree commit, with their partitions'
@@ -210,15 +254,14 @@ impl<D: Disk> Engine<D> {
         }
         let mut txn = self.inner.tree.begin_write().await;
         // Order check under the writer lock: no concurrent apply can interleave.
-        let mut last: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut last: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
         {
             let applied = self.inner.applied.lock().expect("applied");
             for e in entries {
                 let prev = last
                     .get(&e.partition)
                     .or_else(|| applied.get(&e.partition))
-                    .copied()
-                    .unwrap_or(0);
+                    .map_or(0, |a| a.0);
                 if e.index <= prev {
                     return Err(EngineError::OutOfOrder {
                         partition: e.partition,
@@ -226,7 +269,7 @@ impl<D: Disk> Engine<D> {
                         applied: prev,
                     });
                 }
-                last.insert(e.partition, e.index);
+                last.insert(e.partition, (e.index, e.ballot));
             }
         }
         for e in entries {
@@ -242,9 +285,12 @@ impl<D: Disk> Engine<D> {
                     }
                 }
             }
+            if let Some(m) = e.membership {
+                txn.put(&meta_key(META_MEMBERSHIP, e.partition), m).await?;
+            }
         }
-        for (&p, &i) in &last {
-            txn.put(&applied_key(p), &i.to_be_bytes()).await?;
+        for (&p, &(i, b)) in &last {
+            txn.put(&applied_key(p), &applied_value(i, b)).await?;
         }
         txn.commit().await?;
         self.inner.applied.lock().expect("applied").extend(last);
@@ -283,11 +329,7 @@ impl<D: Disk> Engine<D> {
                 }
                 let entries: Vec<Apply<'_>> = batches
                     .iter()
-                    .map(|(index, batch)| Apply {
-                        partition: span.partition,
-                        index: *index,
-                        batch,
-                    })
+                    .map(|(index, batch)| Apply::plain(span.partition, *index, batch))
                     .collect();
                 self.apply(&entries).await?;
                 applied_records += entries.len() as u64;
@@ -304,7 +346,7 @@ impl<D: Disk> Engine<D> {
         // so the checkpoint persists at least them.
         let applied = self.inner.applied.lock().expect("applied").clone();
         let stats = self.inner.tree.checkpoint().await?;
-        for (p, i) in applied {
+        for (p, (i, _)) in applied {
             self.inner.wal.release(p, i);
         }
         Ok(stats)
@@ -321,7 +363,9 @@ impl<D: Disk> Engine<D> {
     }
 }
 
-async fn read_applied<D: Disk>(snap: &Snapshot<D>) -> Result<BTreeMap<u64, u64>, EngineError> {
+async fn read_applied<D: Disk>(
+    snap: &Snapshot<D>,
+) -> Result<BTreeMap<u64, (u64, u64)>, EngineError> {
     let mut start = meta_prefix();
     start.push(META_APPLIED);
     let mut end = meta_prefix();
@@ -342,10 +386,18 @@ async fn read_applied<D: Disk>(snap: &Snapshot<D>) -> Result<BTreeMap<u64, u64>,
             .get(5..13)
             .filter(|_| k.len() == 13)
             .ok_or_else(|| bad("applied key length"))?;
-        let v: [u8; 8] = v.try_into().map_err(|_| bad("applied value length"))?;
+        // 8 bytes (index) as written before ballots were kept, or 16 (index | ballot).
+        let (i, b) = match v.len() {
+            8 => (v, &[0u8; 8][..]),
+            16 => v.split_at(8),
+            _ => return Err(bad("applied value length")),
+        };
         out.insert(
             u64::from_be_bytes(p.try_into().expect("8 bytes")),
-            u64::from_be_bytes(v),
+            (
+                u64::from_be_bytes(i.try_into().expect("8 bytes")),
+                u64::from_be_bytes(b.try_into().expect("8 bytes")),
+            ),
         );
     }
     Ok(out)

@@ -139,7 +139,7 @@ fn crash_image_harness() {
                                 return;
                             }
                             acks.lock().unwrap().insert(p, i);
-                            let entry = Apply { partition: p, index: i, batch: &b };
+                            let entry = Apply::plain(p, i, &b);
                             if e.apply(&[entry]).await.is_err() {
                                 return;
                             }
@@ -178,19 +178,11 @@ fn applied_index_is_monotonic_and_meta_keys_reserved() {
         let (e, rec) = Engine::open(MemDisk::new(), cfg(&mut r)).await.unwrap();
         assert!(rec.applied.is_empty());
         let b = batch_for(1, 1);
-        e.apply(&[Apply {
-            partition: 1,
-            index: 5,
-            batch: &b,
-        }])
+        e.apply(&[Apply::plain(1, 5, &b)])
         .await
         .unwrap();
         let err = e
-            .apply(&[Apply {
-                partition: 1,
-                index: 5,
-                batch: &b,
-            }])
+            .apply(&[Apply::plain(1, 5, &b)])
             .await
             .unwrap_err();
         assert!(
@@ -200,11 +192,7 @@ fn applied_index_is_monotonic_and_meta_keys_reserved() {
         let mut bad = WriteBatch::new();
         bad.put(vec![0, 0, 0, 0, b'A'], b"x".to_vec());
         let err = e
-            .apply(&[Apply {
-                partition: 1,
-                index: 6,
-                batch: &bad,
-            }])
+            .apply(&[Apply::plain(1, 6, &bad)])
             .await
             .unwrap_err();
         assert!(matches!(err, EngineError::ReservedKey), "{err}");
@@ -229,11 +217,7 @@ fn checkpoint_then_reopen_needs_no_replay_and_frees_the_wal() {
             }])
             .await
             .unwrap();
-            e.apply(&[Apply {
-                partition: 3,
-                index: i,
-                batch: &b,
-            }])
+            e.apply(&[Apply::plain(3, i, &b)])
             .await
             .unwrap();
             if i % 100 == 0 {

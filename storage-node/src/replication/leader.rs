@@ -559,7 +559,17 @@ impl Replica {
     /// The driver's answer to `Ready::snapshot_needed`: `data` is the state
     /// machine as of [`Replica::applied`].
     pub fn send_snapshot(&mut self, to: MemberId, data: Vec<u8>) {
-        let index = self.applied;
+        self.send_snapshot_at(to, self.applied, data);
+    }
+
+    /// Like [`Replica::send_snapshot`], for a driver whose snapshot was taken at an earlier
+    /// applied index (it read the state machine asynchronously while applying went on).
+    /// `index` must be applied here and not compacted away (checked: otherwise nothing is
+    /// sent, and the peer is asked for again).
+    pub fn send_snapshot_at(&mut self, to: MemberId, index: LogIndex, data: Vec<u8>) {
+        if index > self.applied || self.log.ballot_at(index).is_none() {
+            return;
+        }
         let meta = SnapshotMeta {
             index,
             ballot: self

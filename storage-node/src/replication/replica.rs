@@ -274,6 +274,11 @@ impl Replica {
 
     /// The membership in force at `index` (at or after the log's
     /// snapshot point).
+    /// The ballot of the entry at `index` (also the snapshot point's), if still known.
+    pub fn ballot_at(&self, index: LogIndex) -> Option<Ballot> {
+        self.log.ballot_at(index)
+    }
+
     pub fn membership_at(&self, index: LogIndex) -> Membership {
         self.log.membership_at(index)
     }

@@ -47,7 +47,7 @@ mod serve;
 pub mod tls;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -1,0 +1,267 @@
+//! The node's admin listener: `GET /metrics` (Prometheus/OpenMetrics text, open, like any
+//! exporter: bind it to an internal address) and the token-protected debug endpoints
+//! `GET /debug/groups` (every hosted replica as JSON) and `GET /debug/digest?group=N` (the
+//! blake3 digest of a replica's data at its applied index).
+//!
+//! Metrics: API requests by operation and outcome, API latency histograms by operation
+//! (from the API layer's `RequestObserver`, with prometheus-client), and at scrape time the
+//! driver's and router's counters, WAL flush latency and batch sizes, and groups and leaders
+//! on this node.
+//!
+//! Security: the token is compared in constant time; a missing or wrong token gets 401
+//! without detail.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router as Http;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use wire::forward::DigestReply;
+use wire::replication::GroupId;
+
+use crate::api::server::RequestObserver;
+use crate::driver::{Driver, FLUSH_BUCKETS_S};
+use crate::router::Router;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpOnly {
+    op: String,
+}
+
+/// API metrics, fed by the API layer.
+pub struct ApiMetrics {
+    registry: Mutex<Registry>,
+    requests: Family<OpLabels, Counter>,
+    latency: Family<OpOnly, Histogram, fn() -> Histogram>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
+        2.048, 4.096,
+    ])
+}
+
+impl ApiMetrics {
+    pub fn new() -> Arc<ApiMetrics> {
+        let mut registry = Registry::default();
+        let requests = Family::<OpLabels, Counter>::default();
+        let latency: Family<OpOnly, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "cairn_api_requests",
+            "DynamoDB API requests by operation and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "cairn_api_latency_seconds",
+            "DynamoDB API request latency by operation",
+            latency.clone(),
+        );
+        Arc::new(ApiMetrics {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+        })
+    }
+}
+
+impl RequestObserver for ApiMetrics {
+    fn observe(&self, operation: Option<&str>, error: Option<&'static str>, elapsed: Duration) {
+        let op = operation.unwrap_or("unknown").to_owned();
+        self.requests
+            .get_or_create(&OpLabels {
+                op: op.clone(),
+                code: error.unwrap_or("ok").to_owned(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&OpOnly { op })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub token: Arc<String>,
+    pub driver: Driver,
+    pub router: Arc<Router>,
+    pub api: Arc<ApiMetrics>,
+}
+
+pub fn router(state: AdminState) -> Http {
+    Http::new()
+        .route("/metrics", get(metrics))
+        .route("/debug/groups", get(groups))
+        .route("/debug/digest", get(digest))
+        .with_state(state)
+}
+
+fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let want = state.token.as_bytes();
+    let given = given.as_bytes();
+    // Constant time in the token's length.
+    given.len() == want.len() && given.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+async fn groups(State(s): State<AdminState>, headers: HeaderMap) -> Response {
+    if !authorized(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let list: Vec<serde_json::Value> = s
+        .driver
+        .status()
+        .await
+        .into_iter()
+        .map(|g| {
+            serde_json::json!({
+                "group": g.state.group.0,
+                "table": g.table.0,
+                "member": g.state.member.0,
+                "role": format!("{:?}", g.state.role),
+                "is_leader": g.state.is_leader,
+                "ballot": g.state.ballot.0,
+                "commit": g.state.commit_index,
+                "applied": g.state.applied_index,
+                "range_start": g.range.start,
+                "range_end": g.range.end,
+                "leader_node": g.leader_node.map(|n| n.0),
+            })
+        })
+        .collect();
+    axum::Json(list).into_response()
+}
+
+#[derive(Deserialize)]
+struct DigestQuery {
+    group: u64,
+}
+
+async fn digest(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    q: Option<Query<DigestQuery>>,
+) -> Response {
+    if !authorized(&s, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Some(Query(q)) = q else {
+        return (StatusCode::BAD_REQUEST, "expected ?group=N").into_response();
+    };
+    match s.driver.digest(GroupId(q.group)).await {
+        DigestReply::Digest {
+            applied,
+            items,
+            digest,
+        } => {
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            axum::Json(serde_json::json!({
+                "group": q.group, "applied": applied, "items": items, "digest": hex,
+            }))
+            .into_response()
+        }
+        DigestReply::NotHere => (StatusCode::NOT_FOUND, "no replica of that group here").into_response(),
+    }
+}
+
+async fn metrics(State(s): State<AdminState>) -> Response {
+    let mut text = String::new();
+    {
+        let reg = s.api.registry.lock().unwrap_or_else(|e| e.into_inner());
+        if prometheus_client::encoding::text::encode(&mut text, &reg).is_err() {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    // Append the driver's and router's figures before the terminating `# EOF`.
+    if let Some(stripped) = text.strip_suffix("# EOF\n") {
+        text.truncate(stripped.len());
+    }
+    let d = &s.driver.stats;
+    let status = s.driver.status().await;
+    let leaders = status.iter().filter(|g| g.state.is_leader).count();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        let _ = write!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {v}\n"
+        );
+    };
+    counter("cairn_proposals", "writes proposed by leaders here", d.proposals.get());
+    counter("cairn_applied_entries", "log entries applied to the engine", d.applied_entries.get());
+    counter("cairn_wal_flushes", "WAL group-commit flushes (one fdatasync each)", d.flushes.get());
+    counter("cairn_wal_flush_records", "log records written by those flushes", d.flushed_records.get());
+    counter("cairn_replication_batches_sent", "replication frames sent", d.batches_sent.get());
+    counter("cairn_replication_batches_dropped", "replication frames dropped (queue full, unknown peer)", d.batches_dropped.get());
+    counter("cairn_replication_envelopes_dropped", "inbound envelopes dropped (unknown group, wrong sender)", d.envelopes_dropped.get());
+    counter("cairn_replication_frames_rejected", "inbound frames rejected (bad frame, sender not the authenticated peer)", d.frames_rejected.get());
+    counter("cairn_snapshots_sent", "snapshots sent to lagging members", d.snapshots_sent.get());
+    counter("cairn_snapshots_installed", "snapshots installed", d.snapshots_installed.get());
+    counter("cairn_reads_eventual", "eventually consistent reads served here", d.reads_eventual.get());
+    let r = s.router.stats().snapshot();
+    let _ = write!(text, "# HELP cairn_router_forwards router decisions by result\n# TYPE cairn_router_forwards counter\n");
+    for (result, v) in [
+        ("local", r.local),
+        ("remote", r.remote),
+        ("redirect", r.redirects),
+        ("wrong_group", r.wrong_group),
+        ("error", r.errors),
+        ("eventual_in_az", r.eventual_in_az),
+        ("served", r.served),
+    ] {
+        let _ = writeln!(text, "cairn_router_forwards_total{{result=\"{result}\"}} {v}");
+    }
+    counter("cairn_routing_lookups", "awaited routing lookups (cache misses)", r.lookups);
+    counter("cairn_routing_refreshes", "constant-work routing refreshes", r.refreshes);
+    let _ = write!(
+        text,
+        "# HELP cairn_groups replicas hosted here\n# TYPE cairn_groups gauge\ncairn_groups {}\n\
+         # HELP cairn_leaders replicas led here\n# TYPE cairn_leaders gauge\ncairn_leaders {leaders}\n",
+        status.len()
+    );
+    let _ = write!(
+        text,
+        "# HELP cairn_wal_flush_seconds WAL flush latency (write and fdatasync)\n# TYPE cairn_wal_flush_seconds histogram\n"
+    );
+    let mut cum = 0;
+    for (i, b) in FLUSH_BUCKETS_S.iter().enumerate() {
+        cum += d.flush_buckets[i].get();
+        let _ = writeln!(text, "cairn_wal_flush_seconds_bucket{{le=\"{b}\"}} {cum}");
+    }
+    cum += d.flush_buckets[FLUSH_BUCKETS_S.len()].get();
+    let _ = write!(
+        text,
+        "cairn_wal_flush_seconds_bucket{{le=\"+Inf\"}} {cum}\ncairn_wal_flush_seconds_count {cum}\ncairn_wal_flush_seconds_sum {}\n",
+        d.flush_us_sum.get() as f64 / 1e6
+    );
+    text.push_str("# EOF\n");
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
