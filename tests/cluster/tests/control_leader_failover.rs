@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use cairn_cluster_tests::dynamo::{
     create_table, create_table_ready, describe_error, wait_table_ready,
 };
@@ -23,14 +26,33 @@ async fn control_leader_failover() {
     let killed_at = Instant::now();
     let mut attempts = 0;
     let mut last_error = String::new();
-    let client = cluster.client(1);
+    // One SDK attempt per try, so the loop sees (and prints) when CreateTable first works.
+    let client = Client::from_conf(
+        cluster
+            .sdk_config(1)
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(8))
+                    .build(),
+            )
+            .build(),
+    );
     loop {
         attempts += 1;
+        let t = Instant::now();
         match create_table(&client, "after_failover").await {
             Ok(()) => break,
             // An attempt that reached the old leader may have written the table already.
             Err(e) if describe_error(&e).starts_with("ResourceInUseException") => break,
-            Err(e) => last_error = describe_error(&e),
+            Err(e) => {
+                last_error = describe_error(&e);
+                println!(
+                    "control_leader_failover: CreateTable at +{} ms failed after {} ms: {last_error}",
+                    killed_at.elapsed().as_millis(),
+                    t.elapsed().as_millis()
+                );
+            }
         }
         assert!(
             killed_at.elapsed() < CREATE_AGAIN_MAX,
@@ -44,11 +66,20 @@ async fn control_leader_failover() {
     let new_leader = cluster.control_leader().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let report = load.stop().await;
+    let flaps: usize = (0..cluster.control_count())
+        .map(|i| {
+            cluster
+                .control_log(i)
+                .matches("node down (no heartbeat)")
+                .count()
+        })
+        .sum();
 
     println!(
         "control_leader_failover: killed ctl{killed}, new leader {new_leader:?}; CreateTable \
          worked again after {} ms ({attempts} attempts, last error before: {last_error:?}); \
-         data plane: {} ok, {} errors, slowest op {} ms",
+         data plane: {} ok, {} errors, slowest op {} ms; \"node down (no heartbeat)\" lines in \
+         the control logs: {flaps}",
         create_again.as_millis(),
         report.ok,
         report.errors,
