@@ -20,6 +20,7 @@
 pub mod election;
 pub mod heartbeat;
 pub mod metadata;
+pub mod metrics;
 pub mod placement;
 pub mod rpc;
 pub mod service;

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use control_plane::election::{Election, ElectionConfig};
+use control_plane::election::{Election, ElectionConfig, LeaderState};
 use control_plane::heartbeat::LivenessConfig;
 use control_plane::metadata::Metadata;
+use control_plane::metrics::ControlMetrics;
 use control_plane::rpc::ControlRpc;
 use control_plane::service::{ControlService, ServiceConfig};
 use control_plane::store::{EtcdConfig, EtcdStore, Keys, LeaderRecord};
@@ -45,6 +46,9 @@ struct Args {
     /// ip:port for control RPCs (QUIC; advertised to nodes through the election key).
     #[arg(long, default_value = "127.0.0.1:7400")]
     listen: std::net::SocketAddr,
+    /// ip:port for `GET /metrics` (Prometheus; unauthenticated, keep it internal).
+    #[arg(long, default_value = "127.0.0.1:9400")]
+    listen_metrics: std::net::SocketAddr,
     /// Leader lease TTL in seconds: how long a crashed leader blocks a takeover.
     #[arg(long, default_value_t = 3)]
     election_ttl_s: i64,
@@ -127,6 +131,21 @@ async fn main() -> anyhow::Result<()> {
     let reconciler = service
         .clone()
         .spawn_reconciler(Duration::from_millis(args.reconcile_ms));
+    let rpc_metrics = ControlMetrics::rpc_metrics();
+    let leading = election.state();
+    let metrics = {
+        let m = ControlMetrics {
+            rpcs: rpc_metrics.clone(),
+            metadata: service.metadata().clone(),
+            leading: Arc::new(move || matches!(*leading.borrow(), LeaderState::Leader(_))),
+        };
+        let addr = args.listen_metrics;
+        tokio::spawn(async move {
+            if let Err(e) = control_plane::metrics::serve(addr, m).await {
+                tracing::error!(%addr, error = %e, "metrics listener failed");
+            }
+        })
+    };
     let identity = certs::load_identity(&args.certs, &args.name).with_context(|| {
         format!(
             "loading the certificate of {:?} from {:?}",
@@ -139,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
             listen: args.listen,
             ..TransportConfig::default()
         },
-        Arc::new(ControlRpc::new(service.clone())),
+        Arc::new(ControlRpc::new(service.clone()).with_metrics(rpc_metrics.clone())),
     )
     .with_context(|| format!("listening on {}", args.listen))?;
     info!(listen = %transport.local_addr(), "control RPCs served over QUIC (mutual TLS)");
@@ -153,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
     info!("cairn-control stopping");
     transport.shutdown().await;
     reconciler.abort();
+    metrics.abort();
     election.resign().await;
     sync.abort();
     Ok(())

@@ -21,11 +21,13 @@ use wire::frame::{self, FRAME_BODY_BYTES_MAX_DEFAULT};
 
 use crate::service::ControlService;
 use crate::store::MetaStore;
+use storage_node::node::metrics::OpMetrics;
 
 /// Answers control calls with a [`ControlService`].
 pub struct ControlRpc<S: MetaStore> {
     service: Arc<ControlService<S>>,
     frame_body_bytes_max: usize,
+    metrics: Option<Arc<OpMetrics>>,
 }
 
 impl<S: MetaStore> ControlRpc<S> {
@@ -33,7 +35,27 @@ impl<S: MetaStore> ControlRpc<S> {
         ControlRpc {
             service,
             frame_body_bytes_max: FRAME_BODY_BYTES_MAX_DEFAULT,
+            metrics: None,
         }
+    }
+
+    /// Counts every answered call by request kind and outcome (`crate::metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<OpMetrics>) -> ControlRpc<S> {
+        self.metrics = Some(metrics);
+        self
+    }
+}
+
+/// The request's kind, as a metrics label.
+pub fn request_kind(req: &ControlRequest) -> &'static str {
+    match req {
+        ControlRequest::Register(_) => "Register",
+        ControlRequest::Heartbeat(_) => "Heartbeat",
+        ControlRequest::Lookup(_) => "Lookup",
+        ControlRequest::CreateTable(_) => "CreateTable",
+        ControlRequest::DeleteTable { .. } => "DeleteTable",
+        ControlRequest::DescribeTable { .. } => "DescribeTable",
+        ControlRequest::ListTables(_) => "ListTables",
     }
 }
 
@@ -41,6 +63,7 @@ impl<S: MetaStore + Send + Sync + 'static> CallHandler for ControlRpc<S> {
     fn handle(&self, peer: String, bytes: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
         let service = self.service.clone();
         let max = self.frame_body_bytes_max;
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let req = match frame::decode::<ControlRequest>(&bytes, max) {
                 Ok(req) => req,
@@ -49,7 +72,16 @@ impl<S: MetaStore + Send + Sync + 'static> CallHandler for ControlRpc<S> {
                     return None;
                 }
             };
+            let started = std::time::Instant::now();
+            let kind = request_kind(&req);
             let reply: ControlReply = service.handle_from(&peer, req).await;
+            if let Some(m) = &metrics {
+                let code = match &reply {
+                    ControlReply::Error(e) => format!("{:?}", e.kind),
+                    _ => "ok".to_owned(),
+                };
+                m.observe(kind, &code, started.elapsed());
+            }
             match frame::encode(&reply, max) {
                 Ok(f) => Some(f),
                 Err(e) => {

@@ -32,6 +32,10 @@ fn fast() -> DriverConfig {
 }
 
 async fn start_node(dir: &TestDir, i: usize, seed: u64) -> Node {
+    start_node_with(dir, i, seed, fast()).await
+}
+
+async fn start_node_with(dir: &TestDir, i: usize, seed: u64, cfg: DriverConfig) -> Node {
     let id = identity(dir, NAMES[i]);
     let data = dir.path().join(format!("data-{i}"));
     let (transport, inbound) =
@@ -39,7 +43,7 @@ async fn start_node(dir: &TestDir, i: usize, seed: u64) -> Node {
     let (engine, _) = Engine::open(StdDisk, EngineConfig::new(&data))
         .await
         .expect("engine");
-    let driver = Driver::start(fast(), data, engine, transport.clone(), inbound, seed)
+    let driver = Driver::start(cfg, data, engine, transport.clone(), inbound, seed)
         .await
         .expect("driver");
     driver.set_me(NodeId(i as u64 + 1)).await;
@@ -312,6 +316,101 @@ async fn three_drivers_replicate_fail_over_and_recover() {
     introduce(&n).await;
     converge(&n, groups, Duration::from_secs(15)).await;
     for node in n.iter().flatten() {
+        node.driver.shutdown().await;
+        node.transport.shutdown().await;
+    }
+}
+
+async fn put(nodes: &[Option<Node>], groups: u64, i: u64, h: u64) -> ItemReply {
+    let op = ItemOp::Put {
+        item: i.to_le_bytes().to_vec(),
+        return_old: false,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    run(nodes, group_of(h, groups), &key_for(h, i), op, deadline).await
+}
+
+/// A member that misses more than the leaders keep in memory catches up by snapshot: the
+/// leaders compact their logs right after each checkpoint (`log_retain_entries = 0`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_behind_the_compacted_log_gets_a_snapshot() {
+    let mut rng = Rng::new(11);
+    let dir = cluster("driver-snap", &NAMES);
+    let cfg = DriverConfig {
+        checkpoint_interval_ms: 100,
+        log_retain_entries: 0,
+        ..fast()
+    };
+    let groups = 2u64;
+    let mut nodes: Vec<Option<Node>> = Vec::new();
+    for i in 0..3 {
+        nodes.push(Some(
+            start_node_with(&dir, i, rng.next_u64(), cfg.clone()).await,
+        ));
+    }
+    introduce(&nodes).await;
+    for (i, n) in nodes.iter().enumerate() {
+        let cmds = (1..=groups)
+            .map(|g| NodeCommand::CreateReplica {
+                partition: partition(g, groups),
+                member: MemberId(g * 10 + i as u64 + 1),
+                bootstrap: true,
+            })
+            .collect();
+        n.as_ref().unwrap().driver.commands(cmds).await;
+    }
+    for i in 0..50 {
+        let h = rng.next_u64();
+        assert_eq!(put(&nodes, groups, i, h).await, ItemReply::Ok(None));
+    }
+    let c = nodes[2].take().unwrap();
+    c.driver.shutdown().await;
+    c.transport.shutdown().await;
+    drop(c);
+    for i in 50..400 {
+        let h = rng.next_u64();
+        assert_eq!(put(&nodes, groups, i, h).await, ItemReply::Ok(None));
+    }
+    // Let the survivors checkpoint and compact past what node c has.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    nodes[2] = Some(start_node_with(&dir, 2, rng.next_u64(), cfg).await);
+    introduce(&nodes).await;
+    converge(&nodes, groups, Duration::from_secs(15)).await;
+    let installed = nodes[2]
+        .as_ref()
+        .unwrap()
+        .driver
+        .stats
+        .snapshots_installed
+        .get();
+    let sent: u64 = nodes
+        .iter()
+        .flatten()
+        .map(|n| n.driver.stats.snapshots_sent.get())
+        .sum();
+    println!("snapshots sent {sent}, installed on the returning node {installed}");
+    assert!(installed >= 1, "the returning member caught up by snapshot");
+    // Dropping a replica removes its data and its registry record, also across a restart.
+    let c = nodes[2].as_ref().unwrap();
+    c.driver
+        .commands(vec![NodeCommand::DropReplica {
+            group: GroupId(1),
+            member: MemberId(13),
+        }])
+        .await;
+    assert_eq!(c.driver.digest(GroupId(1)).await, DigestReply::NotHere);
+    let c = nodes[2].take().unwrap();
+    c.driver.shutdown().await;
+    c.transport.shutdown().await;
+    drop(c);
+    nodes[2] = Some(start_node(&dir, 2, rng.next_u64()).await);
+    let c = nodes[2].as_ref().unwrap();
+    assert_eq!(c.driver.digest(GroupId(1)).await, DigestReply::NotHere);
+    assert!(matches!(
+        c.driver.digest(GroupId(2)).await,
+        DigestReply::Digest { .. }
+    ));
+    for node in nodes.iter().flatten() {
         node.driver.shutdown().await;
         node.transport.shutdown().await;
     }

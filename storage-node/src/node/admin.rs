@@ -12,7 +12,7 @@
 //! without detail.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router as Http;
@@ -21,79 +21,39 @@ use axum::http::Uri;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
 use wire::forward::DigestReply;
 use wire::replication::GroupId;
 
+use super::metrics::{OPENMETRICS_CONTENT_TYPE, OpMetrics};
 use crate::api::server::RequestObserver;
 use crate::driver::{Driver, FLUSH_BUCKETS_S};
 use crate::router::Router;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OpLabels {
-    op: String,
-    code: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OpOnly {
-    op: String,
-}
-
 /// API metrics, fed by the API layer.
 pub struct ApiMetrics {
-    registry: Mutex<Registry>,
-    requests: Family<OpLabels, Counter>,
-    latency: Family<OpOnly, Histogram, fn() -> Histogram>,
-}
-
-fn latency_histogram() -> Histogram {
-    Histogram::new([
-        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048,
-        4.096,
-    ])
+    ops: OpMetrics,
 }
 
 impl ApiMetrics {
     pub fn new() -> Arc<ApiMetrics> {
-        let mut registry = Registry::default();
-        let requests = Family::<OpLabels, Counter>::default();
-        let latency: Family<OpOnly, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "cairn_api_requests",
-            "DynamoDB API requests by operation and outcome",
-            requests.clone(),
-        );
-        registry.register(
-            "cairn_api_latency_seconds",
-            "DynamoDB API request latency by operation",
-            latency.clone(),
-        );
         Arc::new(ApiMetrics {
-            registry: Mutex::new(registry),
-            requests,
-            latency,
+            ops: OpMetrics::new(
+                "cairn_api_requests",
+                "DynamoDB API requests by operation and outcome",
+                "cairn_api_latency_seconds",
+                "DynamoDB API request latency by operation",
+            ),
         })
     }
 }
 
 impl RequestObserver for ApiMetrics {
     fn observe(&self, operation: Option<&str>, error: Option<&'static str>, elapsed: Duration) {
-        let op = operation.unwrap_or("unknown").to_owned();
-        self.requests
-            .get_or_create(&OpLabels {
-                op: op.clone(),
-                code: error.unwrap_or("ok").to_owned(),
-            })
-            .inc();
-        self.latency
-            .get_or_create(&OpOnly { op })
-            .observe(elapsed.as_secs_f64());
+        self.ops.observe(
+            operation.unwrap_or("unknown"),
+            error.unwrap_or("ok"),
+            elapsed,
+        );
     }
 }
 
@@ -198,15 +158,8 @@ async fn digest(State(s): State<AdminState>, headers: HeaderMap, uri: Uri) -> Re
 
 async fn metrics(State(s): State<AdminState>) -> Response {
     let mut text = String::new();
-    {
-        let reg = s.api.registry.lock().unwrap_or_else(|e| e.into_inner());
-        if prometheus_client::encoding::text::encode(&mut text, &reg).is_err() {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    }
-    // Append the driver's and router's figures before the terminating `# EOF`.
-    if let Some(stripped) = text.strip_suffix("# EOF\n") {
-        text.truncate(stripped.len());
+    if s.api.ops.encode(&mut text).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     let d = &s.driver.stats;
     let status = s.driver.status().await;
@@ -336,12 +289,5 @@ async fn metrics(State(s): State<AdminState>) -> Response {
         d.flush_us_sum.get() as f64 / 1e6
     );
     text.push_str("# EOF\n");
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response()
 }

@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod config;
 pub mod heartbeat;
+pub mod metrics;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
