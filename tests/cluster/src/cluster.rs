@@ -251,6 +251,8 @@ impl Cluster {
             format!("http://127.0.0.1:{}", self.ports.etcd_client()).into(),
             "--cluster".into(),
             CLUSTER_PREFIX.into(),
+            "--listen-metrics".into(),
+            format!("127.0.0.1:{}", self.ports.control_metrics(i)).into(),
         ];
         if let Some(n) = self.spec.partitions {
             args.extend(["--partitions-override".into(), n.to_string().into()]);

@@ -1,7 +1,7 @@
 //! Loopback port blocks for one test cluster.
 //!
 //! Every cluster gets a block of [`BLOCK_PORTS`] consecutive ports in
-//! `FIRST_PORT..FIRST_PORT + BLOCKS * BLOCK_PORTS` (20000..32000, below Linux's ephemeral range
+//! `FIRST_PORT..FIRST_PORT + BLOCKS * BLOCK_PORTS` (20000..31960, below Linux's ephemeral range
 //! 32768..60999, so no outgoing connection of any process can be handed one of them). The
 //! first block tried is derived from the process id and a per-process counter, so concurrent
 //! nextest processes (one per test) and several clusters in one process start at different
@@ -10,8 +10,9 @@
 //! other processes (a port may be taken between the probe and the child's bind), which is why
 //! `Cluster::start` retries a whole start once on "address in use" (DESIGN §5.1).
 //!
-//! Layout inside a block (offsets): etcd client 0, etcd peer 1, control instances 2..=5, then
-//! per node `k` QUIC `6 + 3k`, API `7 + 3k`, admin `8 + 3k` ([`NODES_MAX`] nodes).
+//! Layout inside a block (offsets): etcd client 0, etcd peer 1, control instances' QUIC 2..=5,
+//! then per node `k` QUIC `6 + 3k`, API `7 + 3k`, admin `8 + 3k` ([`NODES_MAX`] nodes), then
+//! the control instances' `/metrics` 48..=51.
 
 use std::collections::BTreeSet;
 use std::net::{TcpListener, UdpSocket};
@@ -19,17 +20,18 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Ports per cluster.
-pub const BLOCK_PORTS: u16 = 48;
+pub const BLOCK_PORTS: u16 = 52;
 /// The first port of the first block.
 pub const FIRST_PORT: u16 = 20_000;
-/// Number of blocks (the last ends at 32000).
-pub const BLOCKS: u16 = 250;
+/// Number of blocks (the last ends at 31960).
+pub const BLOCKS: u16 = 230;
 /// Control-plane instances a block has ports for.
 pub const CONTROLS_MAX: usize = 4;
 /// Nodes a block has ports for.
 pub const NODES_MAX: usize = 14;
 
 const NODE_BASE: u16 = 2 + CONTROLS_MAX as u16;
+const CONTROL_METRICS_BASE: u16 = NODE_BASE + 3 * NODES_MAX as u16;
 
 /// Blocks held by this process (released on drop).
 static HELD: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
@@ -87,6 +89,12 @@ impl PortBlock {
         self.base() + 2 + i as u16
     }
 
+    /// Control instance `i`'s `/metrics` port (`--listen-metrics`).
+    pub fn control_metrics(&self, i: usize) -> u16 {
+        assert!(i < CONTROLS_MAX, "at most {CONTROLS_MAX} control instances");
+        self.base() + CONTROL_METRICS_BASE + i as u16
+    }
+
     /// Node `k`'s QUIC port (`k < NODES_MAX`).
     pub fn node_quic(&self, k: usize) -> u16 {
         self.node(k)
@@ -139,11 +147,17 @@ mod tests {
         let b = PortBlock::take(None).expect("a free block");
         let mut ports = vec![b.etcd_client(), b.etcd_peer()];
         ports.extend((0..CONTROLS_MAX).map(|i| b.control(i)));
+        ports.extend((0..CONTROLS_MAX).map(|i| b.control_metrics(i)));
         for k in 0..NODES_MAX {
             ports.extend([b.node_quic(k), b.node_api(k), b.node_admin(k)]);
         }
         let distinct: BTreeSet<u16> = ports.iter().copied().collect();
         assert_eq!(distinct.len(), ports.len(), "two roles share a port");
+        assert_eq!(
+            ports.len(),
+            usize::from(BLOCK_PORTS),
+            "every port of the block is used"
+        );
         assert!(
             ports
                 .iter()
