@@ -266,6 +266,11 @@ impl Cluster {
         self.nodes[k].proc.log_text()
     }
 
+    /// Control instance `i`'s `/metrics` address.
+    pub fn control_metrics_addr(&self, i: usize) -> std::net::SocketAddr {
+        crate::cluster::loopback(self.ports.control_metrics(i))
+    }
+
     /// Number of control instances.
     pub fn control_count(&self) -> usize {
         self.controls.len()

@@ -67,6 +67,19 @@ async fn control_plane_only_cluster_starts_fails_over_and_cleans_up() {
     .await
     .unwrap();
     assert_eq!(health.status, 200, "{}", health.text());
+    // Each control instance serves /metrics on its own port.
+    for i in 0..cluster.control_count() {
+        let m = http::get(
+            cluster.control_metrics_addr(i),
+            "/metrics",
+            None,
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("ctl{i} /metrics: {e}"));
+        assert_eq!(m.status, 200, "ctl{i}: {}", m.text());
+        assert!(m.text().contains("cairn_"), "ctl{i}: {}", m.text());
+    }
 
     // Control leader failover: a standby takes the election key within the lease TTL (3 s).
     let first = cluster.control_leader().await.expect("a control leader");
