@@ -103,17 +103,30 @@ ITEM = {
 KEY = {"pk": {"S": "p"}, "sk": {"N": "1.0"}}
 
 
+def get_item(key, consistent, present):
+    """GetItem; an eventually consistent read may lag a just-acknowledged write (DynamoDB's
+    semantics; Cairn serves it from a replica in the endpoint's AZ), so it is retried for up
+    to 2 s until the item is `present` (or not)."""
+    deadline = time.time() + 2
+    while True:
+        r = ddb.get_item(TableName=table, Key=key, ConsistentRead=consistent)
+        if consistent or ("Item" in r) == present or time.time() > deadline:
+            return r
+        time.sleep(0.05)
+
+
 def put_get_delete():
     ddb.put_item(TableName=table, Item=ITEM)
     for consistent in (True, False):
-        got = ddb.get_item(TableName=table, Key=KEY, ConsistentRead=consistent)["Item"]
+        got = get_item(KEY, consistent, present=True)["Item"]
         assert got["big"] == {"N": "12345678901234567890123456789012345678"}, got
         assert got["b"] == {"B": b"\x00\xff"}, got
         assert sorted(got["ns"]["NS"]) == ["1", "2.5"], got
         assert set(got) == set(ITEM), got
     old = ddb.delete_item(TableName=table, Key=KEY, ReturnValues="ALL_OLD")["Attributes"]
     assert old["s"] == {"S": "héllo"}, old
-    assert "Item" not in ddb.get_item(TableName=table, Key=KEY)
+    for consistent in (True, False):
+        assert "Item" not in get_item(KEY, consistent, present=False), "deleted item still read"
 
 
 def resource_api():
