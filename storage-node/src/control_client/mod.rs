@@ -9,8 +9,10 @@
 //!
 //! The server side is `control-plane/src/rpc.rs`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use wire::control::{ControlErrorKind, ControlReply, ControlRequest};
 use wire::frame::{self, FRAME_BODY_BYTES_MAX_DEFAULT, FrameError};
@@ -41,7 +43,16 @@ pub struct ControlClient {
     instances: Vec<String>,
     pub timeout: Duration,
     pub redirects_max: usize,
+    /// The instance that last gave a real answer (the leader, for leader-only requests):
+    /// tried first, so a dead instance early in the list costs nothing once one call
+    /// found its way.
+    preferred: Mutex<Option<String>>,
+    /// Instances whose last call failed, and until when they are tried last.
+    suspects: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long an instance that failed a call is tried after the others.
+const SUSPECT_FOR: Duration = Duration::from_secs(5);
 
 impl ControlClient {
     /// `instances`: (certificate name, address) of each control-plane instance.
@@ -57,7 +68,30 @@ impl ControlClient {
             instances: instances.iter().map(|(n, _)| n.clone()).collect(),
             timeout: Duration::from_secs(3),
             redirects_max: 2,
+            preferred: Mutex::new(None),
+            suspects: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The order to try instances in: the preferred one, then the others, suspects last.
+    fn order(&self) -> Vec<String> {
+        let now = Instant::now();
+        let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        let suspect = |n: &String| suspects.get(n).is_some_and(|until| *until > now);
+        let preferred = self
+            .preferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut order: Vec<String> = preferred.into_iter().collect();
+        for pass in [false, true] {
+            for n in &self.instances {
+                if suspect(n) == pass && !order.contains(n) {
+                    order.push(n.clone());
+                }
+            }
+        }
+        order
     }
 
     /// One call to one instance.
@@ -84,19 +118,38 @@ impl ControlClient {
         })
     }
 
-    /// Call any instance (in order, skipping unreachable ones), following `NotLeader`
-    /// redirects whose hint names an instance as `name@host:port`.
+    /// Call any instance (the last one that answered first, instances that recently failed
+    /// last), following `NotLeader` redirects whose hint names an instance as
+    /// `name@host:port`.
     pub async fn call(&self, req: &ControlRequest) -> Result<ControlReply, ControlCallError> {
         let mut tried = Vec::new();
-        for first in &self.instances {
-            let mut peer = first.clone();
+        for first in self.order() {
+            let mut peer = first;
             for _ in 0..=self.redirects_max {
+                if tried.contains(&peer) {
+                    break;
+                }
                 tried.push(peer.clone());
                 let reply = match self.call_peer(&peer, req).await {
                     Ok(r) => r,
-                    Err(ControlCallError::Call { .. }) => break,
+                    Err(ControlCallError::Call { .. }) => {
+                        self.suspects
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(peer.clone(), Instant::now() + SUSPECT_FOR);
+                        break;
+                    }
                     Err(e) => return Err(e),
                 };
+                let answered = !matches!(&reply, ControlReply::Error(e)
+                    if e.kind == ControlErrorKind::NotLeader);
+                if answered {
+                    *self.preferred.lock().unwrap_or_else(|e| e.into_inner()) = Some(peer.clone());
+                    self.suspects
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&peer);
+                }
                 match &reply {
                     ControlReply::Error(e) if e.kind == ControlErrorKind::NotLeader => {
                         match e.leader_hint.as_deref().map(parse_hint) {
