@@ -96,9 +96,7 @@ fn cairn_puts(base: &Path, writers: u64, secs: f64) -> (f64, f64) {
                         payload: b.encode(),
                     };
                     e.log(vec![rec]).await.expect("log");
-                    e.apply(&[Apply::plain(p, i, &b)])
-                    .await
-                    .expect("apply");
+                    e.apply(&[Apply::plain(p, i, &b)]).await.expect("apply");
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }));
@@ -213,8 +211,8 @@ fn load_readers(base: &Path) -> Readers {
                 b.put(key(i), value.clone());
             }
             e.apply(&[Apply::plain(1, chunk + 1, &b)])
-            .await
-            .expect("load");
+                .await
+                .expect("load");
         }
         e.checkpoint().await.expect("checkpoint");
         e

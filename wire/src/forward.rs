@@ -23,10 +23,17 @@ pub const ITEM_IMAGE_BYTES_MAX: usize = 512 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum ItemOp {
     /// Replace the item (stored binary form); `return_old` asks for the previous image.
-    Put { item: Vec<u8>, return_old: bool },
-    Delete { return_old: bool },
+    Put {
+        item: Vec<u8>,
+        return_old: bool,
+    },
+    Delete {
+        return_old: bool,
+    },
     /// `consistent`: at the leader under its lease; otherwise from this replica as it is.
-    Get { consistent: bool },
+    Get {
+        consistent: bool,
+    },
 }
 
 /// One item operation on one partition.

@@ -21,12 +21,12 @@
 //! - [`forward`]: router-to-node item operations and partition digests (frame types 0x02xx).
 
 pub mod control;
+pub mod forward;
 pub mod frame;
 pub mod ids;
 pub mod item;
 pub mod key;
 pub mod number;
-pub mod forward;
 pub mod peer;
 pub mod replication;
 

@@ -369,7 +369,8 @@ impl<S: MetaStore> ControlService<S> {
                 .filter(|t| t.status == TableStatus::Creating)
                 .map(|t| t.id)
                 .collect();
-            let hosted: HashSet<wire::replication::GroupId> = hb.replicas.iter().map(|r| r.group).collect();
+            let hosted: HashSet<wire::replication::GroupId> =
+                hb.replicas.iter().map(|r| r.group).collect();
             let mut peers: Vec<NodeId> = v
                 .partitions()
                 .filter(|p| hosted.contains(&p.id) || desired.iter().any(|d| d.id == p.id))

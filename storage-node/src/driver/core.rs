@@ -215,7 +215,10 @@ impl<S: StateMachine, W, R> GroupCore<S, W, R> {
                 }
             }
             if let Some((meta, data)) = ready.snapshot {
-                assert!(meta.index > self.staged, "a snapshot moves the state forward");
+                assert!(
+                    meta.index > self.staged,
+                    "a snapshot moves the state forward"
+                );
                 self.sm.install(&meta, &data);
                 self.staged = meta.index;
             }
@@ -229,10 +232,10 @@ impl<S: StateMachine, W, R> GroupCore<S, W, R> {
                 };
                 let outcome = self.sm.apply(&e, membership.as_ref());
                 self.staged = e.index;
-                if let Some(w) = self.writes.get_mut(&e.index) {
-                    if w.0 == e.ballot {
-                        w.2 = Some(outcome);
-                    }
+                if let Some(w) = self.writes.get_mut(&e.index)
+                    && w.0 == e.ballot
+                {
+                    w.2 = Some(outcome);
                 }
             }
             for r in ready.reads {
@@ -295,7 +298,11 @@ impl<S: StateMachine, W, R> GroupCore<S, W, R> {
 
     fn release(&mut self, out: &mut CoreOut<S::Outcome, W, R>) {
         let v = self.visible;
-        assert!(v <= self.staged, "visible {v} beyond staged {}", self.staged);
+        assert!(
+            v <= self.staged,
+            "visible {v} beyond staged {}",
+            self.staged
+        );
         if v > self.replica.applied() {
             self.replica.on_applied(v);
         }

@@ -180,7 +180,16 @@ impl Driver {
             stats.clone(),
         );
         let (tx, rx) = mpsc::channel(cfg.inbox_max);
-        let mut shell = Shell::new(cfg, engine, registry, outbox, rx, tx.clone(), stats.clone(), seed);
+        let mut shell = Shell::new(
+            cfg,
+            engine,
+            registry,
+            outbox,
+            rx,
+            tx.clone(),
+            stats.clone(),
+            seed,
+        );
         let n = recovered.len();
         for r in recovered {
             shell

@@ -37,7 +37,13 @@ impl Directory {
     }
 
     pub fn all(&self) -> Vec<NodeInfo> {
-        let mut v: Vec<NodeInfo> = self.nodes.read().expect("directory").values().cloned().collect();
+        let mut v: Vec<NodeInfo> = self
+            .nodes
+            .read()
+            .expect("directory")
+            .values()
+            .cloned()
+            .collect();
         v.sort_by_key(|n| n.id);
         v
     }
@@ -63,7 +69,9 @@ impl Directory {
                 Ok(nodes) => {
                     d.learn(&nodes);
                 }
-                Err(e) => warn!(path = %path.display(), error = %e, "ignoring unreadable node directory"),
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "ignoring unreadable node directory")
+                }
             }
         }
         d
@@ -82,7 +90,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(transport: Transport, dir: Directory, path: PathBuf, stats: Arc<DriverStats>) -> Outbox {
+    pub fn new(
+        transport: Transport,
+        dir: Directory,
+        path: PathBuf,
+        stats: Arc<DriverStats>,
+    ) -> Outbox {
         for n in dir.all() {
             set_addr(&transport, &n);
         }
@@ -109,8 +122,11 @@ impl Outbox {
         }
         let all = self.dir.all();
         let tmp = self.path.with_extension("tmp");
-        let write = std::fs::write(&tmp, serde_json::to_vec_pretty(&all).expect("nodes serialize"))
-            .and_then(|_| std::fs::rename(&tmp, &self.path));
+        let write = std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&all).expect("nodes serialize"),
+        )
+        .and_then(|_| std::fs::rename(&tmp, &self.path));
         if let Err(e) = write {
             warn!(error = %e, "could not save the node directory");
         }

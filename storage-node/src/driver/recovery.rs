@@ -11,7 +11,7 @@
 //! the whole tail is dropped. A break later in the chain cannot happen (the WAL supersedes
 //! on append) and is reported as corruption rather than papered over.
 
-use wire::replication::{Ballot, Entry, Membership, MemberId, SnapshotMeta};
+use wire::replication::{Ballot, Entry, MemberId, Membership, SnapshotMeta};
 
 use super::registry::{GroupRecord, Registry, RegistryError};
 use super::store::{Slot, decode_entry};

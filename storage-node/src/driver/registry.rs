@@ -112,10 +112,13 @@ impl Registry {
     pub fn allocate_slot(&self) -> Result<Slot, RegistryError> {
         let path = self.dir.join("next_slot");
         let next = match fs::read_to_string(&path) {
-            Ok(s) => s.trim().parse::<u64>().map_err(|e| RegistryError::Corrupt {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?,
+            Ok(s) => s
+                .trim()
+                .parse::<u64>()
+                .map_err(|e| RegistryError::Corrupt {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 2,
             Err(e) => return Err(io(&path)(e)),
         };

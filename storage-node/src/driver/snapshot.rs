@@ -40,8 +40,8 @@ pub async fn build<D: Disk>(snap: &Snapshot<D>, range: &KeyRange) -> Result<Vec<
 }
 
 pub fn check(data: &[u8], own: &Ownership) -> Result<(), String> {
-    let d: SnapshotData = wire::frame::decode(data, SNAPSHOT_BYTES_MAX + (1 << 20))
-        .map_err(|e| e.to_string())?;
+    let d: SnapshotData =
+        wire::frame::decode(data, SNAPSHOT_BYTES_MAX + (1 << 20)).map_err(|e| e.to_string())?;
     match d.items.iter().find(|(k, _)| !own.owns(k)) {
         Some((k, _)) => Err(format!("key {k:02x?} outside the partition")),
         None => Ok(()),

@@ -197,7 +197,11 @@ async fn three_drivers_replicate_fail_over_and_recover() {
             .collect()
     };
     for (i, n) in nodes.iter().enumerate() {
-        n.as_ref().unwrap().driver.commands(cmds(i as u64 + 1)).await;
+        n.as_ref()
+            .unwrap()
+            .driver
+            .commands(cmds(i as u64 + 1))
+            .await;
     }
     // Writes through the leaders, from 32 concurrent writers.
     let nodes = std::sync::Arc::new(tokio::sync::RwLock::new(nodes));
@@ -233,7 +237,11 @@ async fn three_drivers_replicate_fail_over_and_recover() {
     let took = started.elapsed();
     {
         let n = nodes.read().await;
-        let flushes: u64 = n.iter().flatten().map(|n| n.driver.stats.flushes.get()).sum();
+        let flushes: u64 = n
+            .iter()
+            .flatten()
+            .map(|n| n.driver.stats.flushes.get())
+            .sum();
         let records: u64 = n
             .iter()
             .flatten()
@@ -242,7 +250,10 @@ async fn three_drivers_replicate_fail_over_and_recover() {
         println!(
             "{writes} writes in {took:?}: {records} WAL records in {flushes} flushes on 3 nodes"
         );
-        assert!(flushes * 2 < records, "group commit: {flushes} flushes for {records} records");
+        assert!(
+            flushes * 2 < records,
+            "group commit: {flushes} flushes for {records} records"
+        );
         converge(&n, groups, Duration::from_secs(10)).await;
         // Consistent reads and a return-old overwrite.
         for i in (0..writes).step_by(97) {

@@ -86,11 +86,8 @@ impl<D: Disk> Engine<D> {
         }
         txn.put(&meta_key(META_MEMBERSHIP, s.partition), s.membership)
             .await?;
-        txn.put(
-            &applied_key(s.partition),
-            &applied_value(s.index, s.ballot),
-        )
-        .await?;
+        txn.put(&applied_key(s.partition), &applied_value(s.index, s.ballot))
+            .await?;
         txn.commit().await?;
         self.inner
             .applied
@@ -102,7 +99,11 @@ impl<D: Disk> Engine<D> {
     }
 
     /// Deletes the partition's data and metadata, checkpoints, and lets the WAL forget it.
-    pub async fn drop_partition(&self, partition: u64, range: &KeyRange) -> Result<(), EngineError> {
+    pub async fn drop_partition(
+        &self,
+        partition: u64,
+        range: &KeyRange,
+    ) -> Result<(), EngineError> {
         if range.start.starts_with(&meta_prefix()) {
             return Err(EngineError::ReservedKey);
         }

@@ -178,23 +178,15 @@ fn applied_index_is_monotonic_and_meta_keys_reserved() {
         let (e, rec) = Engine::open(MemDisk::new(), cfg(&mut r)).await.unwrap();
         assert!(rec.applied.is_empty());
         let b = batch_for(1, 1);
-        e.apply(&[Apply::plain(1, 5, &b)])
-        .await
-        .unwrap();
-        let err = e
-            .apply(&[Apply::plain(1, 5, &b)])
-            .await
-            .unwrap_err();
+        e.apply(&[Apply::plain(1, 5, &b)]).await.unwrap();
+        let err = e.apply(&[Apply::plain(1, 5, &b)]).await.unwrap_err();
         assert!(
             matches!(err, EngineError::OutOfOrder { applied: 5, .. }),
             "{err}"
         );
         let mut bad = WriteBatch::new();
         bad.put(vec![0, 0, 0, 0, b'A'], b"x".to_vec());
-        let err = e
-            .apply(&[Apply::plain(1, 6, &bad)])
-            .await
-            .unwrap_err();
+        let err = e.apply(&[Apply::plain(1, 6, &bad)]).await.unwrap_err();
         assert!(matches!(err, EngineError::ReservedKey), "{err}");
         assert_eq!(e.applied_index(1), 5);
     });
@@ -217,9 +209,7 @@ fn checkpoint_then_reopen_needs_no_replay_and_frees_the_wal() {
             }])
             .await
             .unwrap();
-            e.apply(&[Apply::plain(3, i, &b)])
-            .await
-            .unwrap();
+            e.apply(&[Apply::plain(3, i, &b)]).await.unwrap();
             if i % 100 == 0 {
                 e.checkpoint().await.unwrap();
             }

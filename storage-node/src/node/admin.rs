@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router as Http;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::http::Uri;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,7 +26,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 use wire::forward::DigestReply;
 use wire::replication::GroupId;
 
@@ -53,8 +53,8 @@ pub struct ApiMetrics {
 
 fn latency_histogram() -> Histogram {
     Histogram::new([
-        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
-        2.048, 4.096,
+        0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048,
+        4.096,
     ])
 }
 
@@ -124,7 +124,12 @@ fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {
     let want = state.token.as_bytes();
     let given = given.as_bytes();
     // Constant time in the token's length.
-    given.len() == want.len() && given.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 async fn groups(State(s): State<AdminState>, headers: HeaderMap) -> Response {
@@ -152,38 +157,42 @@ async fn groups(State(s): State<AdminState>, headers: HeaderMap) -> Response {
             })
         })
         .collect();
-    axum::Json(list).into_response()
+    json(&serde_json::Value::Array(list))
 }
 
-#[derive(Deserialize)]
-struct DigestQuery {
-    group: u64,
+fn json(v: &serde_json::Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(v).expect("json values serialize"),
+    )
+        .into_response()
 }
 
-async fn digest(
-    State(s): State<AdminState>,
-    headers: HeaderMap,
-    q: Option<Query<DigestQuery>>,
-) -> Response {
+async fn digest(State(s): State<AdminState>, headers: HeaderMap, uri: Uri) -> Response {
     if !authorized(&s, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let Some(Query(q)) = q else {
+    let group = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("group=")))
+        .and_then(|g| g.parse::<u64>().ok());
+    let Some(group) = group else {
         return (StatusCode::BAD_REQUEST, "expected ?group=N").into_response();
     };
-    match s.driver.digest(GroupId(q.group)).await {
+    match s.driver.digest(GroupId(group)).await {
         DigestReply::Digest {
             applied,
             items,
             digest,
         } => {
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            axum::Json(serde_json::json!({
-                "group": q.group, "applied": applied, "items": items, "digest": hex,
+            json(&serde_json::json!({
+                "group": group, "applied": applied, "items": items, "digest": hex,
             }))
-            .into_response()
         }
-        DigestReply::NotHere => (StatusCode::NOT_FOUND, "no replica of that group here").into_response(),
+        DigestReply::NotHere => {
+            (StatusCode::NOT_FOUND, "no replica of that group here").into_response()
+        }
     }
 }
 
@@ -202,25 +211,83 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     let d = &s.driver.stats;
     let status = s.driver.status().await;
     let leaders = status.iter().filter(|g| g.state.is_leader).count();
-    let mut counter = |name: &str, help: &str, v: u64| {
+    fn counter_to(text: &mut String, name: &str, help: &str, v: u64) {
         let _ = write!(
             text,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {v}\n"
         );
-    };
-    counter("cairn_proposals", "writes proposed by leaders here", d.proposals.get());
-    counter("cairn_applied_entries", "log entries applied to the engine", d.applied_entries.get());
-    counter("cairn_wal_flushes", "WAL group-commit flushes (one fdatasync each)", d.flushes.get());
-    counter("cairn_wal_flush_records", "log records written by those flushes", d.flushed_records.get());
-    counter("cairn_replication_batches_sent", "replication frames sent", d.batches_sent.get());
-    counter("cairn_replication_batches_dropped", "replication frames dropped (queue full, unknown peer)", d.batches_dropped.get());
-    counter("cairn_replication_envelopes_dropped", "inbound envelopes dropped (unknown group, wrong sender)", d.envelopes_dropped.get());
-    counter("cairn_replication_frames_rejected", "inbound frames rejected (bad frame, sender not the authenticated peer)", d.frames_rejected.get());
-    counter("cairn_snapshots_sent", "snapshots sent to lagging members", d.snapshots_sent.get());
-    counter("cairn_snapshots_installed", "snapshots installed", d.snapshots_installed.get());
-    counter("cairn_reads_eventual", "eventually consistent reads served here", d.reads_eventual.get());
+    }
+    counter_to(
+        &mut text,
+        "cairn_proposals",
+        "writes proposed by leaders here",
+        d.proposals.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_applied_entries",
+        "log entries applied to the engine",
+        d.applied_entries.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_wal_flushes",
+        "WAL group-commit flushes (one fdatasync each)",
+        d.flushes.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_wal_flush_records",
+        "log records written by those flushes",
+        d.flushed_records.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_batches_sent",
+        "replication frames sent",
+        d.batches_sent.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_batches_dropped",
+        "replication frames dropped (queue full, unknown peer)",
+        d.batches_dropped.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_envelopes_dropped",
+        "inbound envelopes dropped (unknown group, wrong sender)",
+        d.envelopes_dropped.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_replication_frames_rejected",
+        "inbound frames rejected (bad frame, sender not the authenticated peer)",
+        d.frames_rejected.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_snapshots_sent",
+        "snapshots sent to lagging members",
+        d.snapshots_sent.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_snapshots_installed",
+        "snapshots installed",
+        d.snapshots_installed.get(),
+    );
+    counter_to(
+        &mut text,
+        "cairn_reads_eventual",
+        "eventually consistent reads served here",
+        d.reads_eventual.get(),
+    );
     let r = s.router.stats().snapshot();
-    let _ = write!(text, "# HELP cairn_router_forwards router decisions by result\n# TYPE cairn_router_forwards counter\n");
+    let _ = write!(
+        text,
+        "# HELP cairn_router_forwards router decisions by result\n# TYPE cairn_router_forwards counter\n"
+    );
     for (result, v) in [
         ("local", r.local),
         ("remote", r.remote),
@@ -230,10 +297,23 @@ async fn metrics(State(s): State<AdminState>) -> Response {
         ("eventual_in_az", r.eventual_in_az),
         ("served", r.served),
     ] {
-        let _ = writeln!(text, "cairn_router_forwards_total{{result=\"{result}\"}} {v}");
+        let _ = writeln!(
+            text,
+            "cairn_router_forwards_total{{result=\"{result}\"}} {v}"
+        );
     }
-    counter("cairn_routing_lookups", "awaited routing lookups (cache misses)", r.lookups);
-    counter("cairn_routing_refreshes", "constant-work routing refreshes", r.refreshes);
+    counter_to(
+        &mut text,
+        "cairn_routing_lookups",
+        "awaited routing lookups (cache misses)",
+        r.lookups,
+    );
+    counter_to(
+        &mut text,
+        "cairn_routing_refreshes",
+        "constant-work routing refreshes",
+        r.refreshes,
+    );
     let _ = write!(
         text,
         "# HELP cairn_groups replicas hosted here\n# TYPE cairn_groups gauge\ncairn_groups {}\n\

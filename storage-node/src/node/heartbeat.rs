@@ -41,8 +41,8 @@ pub fn stored_id(data: &Path, name: &str) -> Result<Option<NodeId>, String> {
     let path = identity_path(data);
     match std::fs::read(&path) {
         Ok(b) => {
-            let id: Identity = serde_json::from_slice(&b)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let id: Identity =
+                serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display()))?;
             if id.name != name {
                 return Err(format!(
                     "{} belongs to node {:?}, not {name:?}: wrong --data?",
@@ -72,15 +72,15 @@ fn store_id(data: &Path, id: NodeId, name: &str) -> Result<(), String> {
 }
 
 /// Registers until it succeeds; returns the node and the heartbeat interval.
-pub async fn register(
-    control: &ControlClient,
-    req: &RegisterRequest,
-) -> (NodeInfo, Duration) {
+pub async fn register(control: &ControlClient, req: &RegisterRequest) -> (NodeInfo, Duration) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match control.call(&ControlRequest::Register(req.clone())).await {
             Ok(ControlReply::Registered(r)) => {
-                return (r.node, Duration::from_millis(r.heartbeat_interval_ms.clamp(50, 60_000)));
+                return (
+                    r.node,
+                    Duration::from_millis(r.heartbeat_interval_ms.clamp(50, 60_000)),
+                );
             }
             Ok(ControlReply::Error(e)) => warn!(error = %e.message, "registration refused"),
             Ok(other) => warn!(reply = ?other, "unexpected reply to Register"),

@@ -147,9 +147,8 @@ async fn run_on<D: Disk + Clone>(
         driver.set_me(id).await;
     }
     let controls = args.controls()?;
-    let control = Arc::new(
-        ControlClient::new(transport.clone(), &controls).map_err(start("control plane"))?,
-    );
+    let control =
+        Arc::new(ControlClient::new(transport.clone(), &controls).map_err(start("control plane"))?);
     let me = NodeInfo {
         id: known.unwrap_or(NodeId(0)),
         name: args.name.clone(),
@@ -158,7 +157,10 @@ async fn run_on<D: Disk + Clone>(
         api_addr: args.listen_api.to_string(),
     };
     let router = Arc::new(Router::new(
-        RouterConfig::default(),
+        RouterConfig {
+            control_instances: controls.iter().map(|(n, _)| n.clone()).collect(),
+            ..RouterConfig::default()
+        },
         me,
         Arc::new(transport.clone()),
         control.clone(),
@@ -228,10 +230,10 @@ async fn run_on<D: Disk + Clone>(
     let mut driver_fatal = driver.fatal.clone();
     let outcome = tokio::select! {
         _ = stop_signal() => Ok(()),
-        _ = fatal_rx.wait_for(|f| f.is_some()) => Err(NodeError::Fatal(
-            fatal_rx.borrow().clone().unwrap_or_default())),
-        _ = driver_fatal.wait_for(|f| f.is_some()) => Err(NodeError::Fatal(
-            driver_fatal.borrow().clone().unwrap_or_default())),
+        r = fatal_rx.wait_for(|f| f.is_some()) => Err(NodeError::Fatal(
+            r.map(|v| v.clone().unwrap_or_default()).unwrap_or_default())),
+        r = driver_fatal.wait_for(|f| f.is_some()) => Err(NodeError::Fatal(
+            r.map(|v| v.clone().unwrap_or_default()).unwrap_or_default())),
     };
     info!("stopping");
     let _ = stop_tx.send(true);

@@ -303,7 +303,15 @@ mod tests {
         assert!(!own.owns(&key(3, 99)));
         assert!(!own.owns(&key(4, 150)));
         let r = own.key_range();
-        for (t, h) in [(3, 100), (3, 150), (3, 199), (3, 200), (3, 99), (4, 150), (2, 150)] {
+        for (t, h) in [
+            (3, 100),
+            (3, 150),
+            (3, 199),
+            (3, 200),
+            (3, 99),
+            (4, 150),
+            (2, 150),
+        ] {
             assert_eq!(r.contains(&key(t, h)), own.owns(&key(t, h)), "{t} {h}");
         }
         let all = Ownership {
