@@ -12,9 +12,11 @@
 //! (default 1), `CAIRN_BENCH_CLIENTS` (default `1,16,64`), `CAIRN_BENCH_PARTITIONS` (the
 //! table's partitions, `--partitions-override` of cairn-control, default 6),
 //! `CAIRN_BENCH_KEYS` (keys loaded before the rounds, default 10000), `CAIRN_BENCH_SEED`,
-//! `CAIRN_BENCH_FAILOVER=0` (skip the failover), `CAIRN_BENCH_JSON=PATH` (also write the JSON
-//! there), `CAIRN_BIN_DIR` (where cairn-node etc. are; default the target dir this program was
-//! built into, i.e. `target/release` under `cargo bench`).
+//! `CAIRN_BENCH_FAILOVER=0` (skip the failover), `CAIRN_BENCH_PERF=DIR` (a flat `perf
+//! record` of the servers and this process during every round, `DIR/<system>-<op>-<n>.data`),
+//! `CAIRN_BENCH_JSON=PATH` (also write the JSON there), `CAIRN_BIN_DIR` (where cairn-node etc.
+//! are; default the target dir this program was built into, i.e. `target/release` under
+//! `cargo bench`).
 //!
 //! Besides latency and throughput, every round records the CPU time the servers and this
 //! load generator spent per operation (`/proc/PID/stat`), and the servers' own counters
@@ -82,6 +84,8 @@ struct Row {
     /// members) per operation.
     fsyncs_per_op: f64,
     fsync_mean_ms: f64,
+    /// Bytes the servers wrote to storage per operation (WAL, tree/backend, metadata).
+    disk_bytes_per_op: f64,
     /// Cairn only: log records per flush, replication frames per op, share of requests the
     /// router forwarded to another node.
     records_per_flush: Option<f64>,
@@ -101,22 +105,36 @@ struct Systems<'a> {
     warmup: Duration,
     secs: Duration,
     ticks_per_s: f64,
+    /// `CAIRN_BENCH_PERF`: record a profile of every round here.
+    perf_dir: Option<std::path::PathBuf>,
 }
 
 impl Systems<'_> {
     async fn round(&self, system: System, op: Op, clients: usize, seed: u64) -> Row {
         let (conns, pids, metrics) = match system {
-            System::Cairn => (&self.cairn_conns, self.cairn_pids.clone(), &self.cairn_admin),
+            System::Cairn => (
+                &self.cairn_conns,
+                self.cairn_pids.clone(),
+                &self.cairn_admin,
+            ),
             System::Etcd => (&self.etcd_conns, self.etcd.pids(), &self.etcd_metrics),
         };
         let me = std::process::id();
         let before = Counters::scrape(metrics).await;
+        let perf = self.perf_dir.as_ref().map(|dir| {
+            let mut targets = pids.clone();
+            targets.push(me);
+            let file = dir.join(format!("{}-{}-{clients}.data", system.name(), op.name()));
+            probe::PerfRecord::start(&targets, &file)
+        });
         let (srv0, cli0) = (probe::cpu_ticks_of(&pids), probe::cpu_ticks(me));
-        let r = load::round(
-            conns, clients, op, self.keys, self.warmup, self.secs, seed,
-        )
-        .await;
+        let disk0 = probe::write_bytes_of(&pids);
+        let r = load::round(conns, clients, op, self.keys, self.warmup, self.secs, seed).await;
         let (srv1, cli1) = (probe::cpu_ticks_of(&pids), probe::cpu_ticks(me));
+        let disk1 = probe::write_bytes_of(&pids);
+        if let Some(p) = perf.flatten() {
+            p.stop();
+        }
         let d = Counters::scrape(metrics).await.since(&before);
         let ops = r.total_ops.max(1) as f64;
         let per_op_us = |ticks: u64| ticks as f64 / self.ticks_per_s * 1e6 / ops;
@@ -140,6 +158,7 @@ impl Systems<'_> {
             server_cpu_us_per_op: per_op_us(srv1.saturating_sub(srv0)),
             client_cpu_us_per_op: per_op_us(cli1.saturating_sub(cli0)),
             fsyncs_per_op: fsyncs / ops,
+            disk_bytes_per_op: disk1.saturating_sub(disk0) as f64 / ops,
             fsync_mean_ms: if fsyncs > 0.0 {
                 fsync_s / fsyncs * 1e3
             } else {
@@ -224,8 +243,11 @@ async fn main() {
     let started = Instant::now();
 
     let tmp = std::env::temp_dir();
-    eprintln!("bench: floors (1 KB write+fdatasync on {}, 1 KB loopback round trip)", tmp.display());
-    let fsync_floor = probe::fsync_floor(&tmp, 1.0);
+    eprintln!(
+        "bench: floors (1 KB write+fdatasync on {}, 1 KB loopback round trip)",
+        tmp.display()
+    );
+    let (fsync_floor, fsync_append_floor) = probe::fsync_floor(&tmp, 2.0);
     let rtt_floor = probe::loopback_floor(0.5);
 
     let bins = Binaries::locate(true).unwrap_or_else(|e| panic!("{e}"));
@@ -243,7 +265,11 @@ async fn main() {
         }
     }
     let etcd = etcd3::Etcd3::start(&bins.etcd).await;
-    eprintln!("bench: etcd peer {:?} (data {})", etcd.endpoints(), etcd.dir().display());
+    eprintln!(
+        "bench: etcd peer {:?} (data {})",
+        etcd.endpoints(),
+        etcd.dir().display()
+    );
 
     let cairn_pids: Vec<u32> = (0..cluster.node_count())
         .flat_map(|k| {
@@ -274,15 +300,26 @@ async fn main() {
         warmup,
         secs,
         ticks_per_s: probe::clock_ticks() as f64,
+        perf_dir: std::env::var_os("CAIRN_BENCH_PERF").map(|d| {
+            let d = std::path::PathBuf::from(d);
+            std::fs::create_dir_all(&d).expect("CAIRN_BENCH_PERF dir");
+            d
+        }),
     };
     let t = Instant::now();
     let failed = load::preload(&systems.cairn_conns, PRELOAD_WORKERS, keys).await;
     assert_eq!(failed, 0, "Cairn preload: {failed} puts failed");
-    eprintln!("bench: cairn preload {keys} keys in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "bench: cairn preload {keys} keys in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let failed = load::preload(&systems.etcd_conns, PRELOAD_WORKERS, keys).await;
     assert_eq!(failed, 0, "etcd preload: {failed} puts failed");
-    eprintln!("bench: etcd preload {keys} keys in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "bench: etcd preload {keys} keys in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let mut rows = Vec::new();
     let mut round_seed = seed;
@@ -308,11 +345,14 @@ async fn main() {
     } else {
         None
     };
+    let (fsync_floor_end, _) = probe::fsync_floor(&tmp, 1.0);
     let load_end = probe::loadavg();
     let report = Report {
         rows,
         fo,
         fsync_floor,
+        fsync_append_floor,
+        fsync_floor_end,
         rtt_floor,
         load_start,
         load_end,
@@ -326,7 +366,8 @@ async fn main() {
     print!("{}", report.markdown());
     println!("{json}");
     if let Ok(path) = std::env::var("CAIRN_BENCH_JSON") {
-        std::fs::write(&path, format!("{json}\n")).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        std::fs::write(&path, format!("{json}\n"))
+            .unwrap_or_else(|e| panic!("writing {path}: {e}"));
     }
     drop(etcd);
     drop(cluster);
@@ -336,6 +377,8 @@ struct Report {
     rows: Vec<Row>,
     fo: Option<failover::Failover>,
     fsync_floor: Histogram,
+    fsync_append_floor: Histogram,
+    fsync_floor_end: Histogram,
     rtt_floor: Histogram,
     load_start: String,
     load_end: String,
@@ -407,17 +450,18 @@ impl Report {
         let _ = writeln!(
             s,
             "\nWhere the time goes (per operation, whole round incl. warm-up):\n\n\
-             | op | clients | system | server CPU µs/op | client CPU µs/op | fsyncs/op | fsync ms | records/flush | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|"
+             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms | records/flush | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.0} | {:.3} | {:.2} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2} | {} | {} | {} |",
                 r.op.name(),
                 r.clients,
                 r.system.name(),
                 r.server_cpu_us_per_op,
                 r.client_cpu_us_per_op,
+                r.disk_bytes_per_op / 1024.0,
                 r.fsyncs_per_op,
                 r.fsync_mean_ms,
                 opt(r.records_per_flush, 1),
@@ -427,10 +471,15 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\nFloors: 1 KB write+fdatasync p50 {:.3} ms p99 {:.3} ms ({} samples); 1 KB loopback TCP round trip p50 {:.3} ms p99 {:.3} ms.",
+            "\nFloors (before the rounds): 1 KB write+fdatasync into a preallocated file p50 {:.3} ms p99 {:.3} ms ({} samples), \
+             appending p50 {:.3} ms p99 {:.3} ms; preallocated again after the run p50 {:.3} ms p99 {:.3} ms; 1 KB loopback TCP round trip p50 {:.3} ms p99 {:.3} ms.",
             self.fsync_floor.quantile_ms(0.5),
             self.fsync_floor.quantile_ms(0.99),
             self.fsync_floor.count(),
+            self.fsync_append_floor.quantile_ms(0.5),
+            self.fsync_append_floor.quantile_ms(0.99),
+            self.fsync_floor_end.quantile_ms(0.5),
+            self.fsync_floor_end.quantile_ms(0.99),
             self.rtt_floor.quantile_ms(0.5),
             self.rtt_floor.quantile_ms(0.99)
         );
@@ -477,7 +526,7 @@ impl Report {
                     "p999_ms": r.r.hist.quantile_ms(0.999), "max_ms": r.r.hist.max_ms(),
                     "server_cpu_us_per_op": r.server_cpu_us_per_op,
                     "client_cpu_us_per_op": r.client_cpu_us_per_op,
-                    "fsyncs_per_op": r.fsyncs_per_op, "fsync_mean_ms": r.fsync_mean_ms,
+                    "fsyncs_per_op": r.fsyncs_per_op, "disk_bytes_per_op": r.disk_bytes_per_op, "fsync_mean_ms": r.fsync_mean_ms,
                     "records_per_flush": r.records_per_flush, "frames_per_op": r.frames_per_op,
                     "forwarded_pct": r.forwarded_pct,
                 })
@@ -490,7 +539,7 @@ impl Report {
              \"etcd_get_p99_ms_64c\": {}, \"put_ops_64c\": {}, \"etcd_put_ops_64c\": {}, \
              \"get_ops_64c\": {}, \"etcd_get_ops_64c\": {}, \"failover_gap_all_writers_ms\": {}, \
              \"failover_after_restart_gap_ms\": {}, \"fsync_floor_p50_ms\": {:.3}, \
-             \"loopback_rtt_p50_ms\": {:.3}, \"load_start\": \"{}\", \"load_end\": \"{}\", \
+             \"fsync_append_floor_p50_ms\": {:.3}, \"fsync_floor_end_p50_ms\": {:.3}, \"loopback_rtt_p50_ms\": {:.3}, \"load_start\": \"{}\", \"load_end\": \"{}\", \
              \"round_secs\": {}, \"rounds\": {}}}",
             num(self.ratio(Op::Put, 64)),
             num(self.ratio(Op::Get, 64)),
@@ -506,6 +555,8 @@ impl Report {
             num(fo.map(|f| ms(f.all_writers))),
             num(fo.map(|f| ms(f.after_restart))),
             self.fsync_floor.quantile_ms(0.5),
+            self.fsync_append_floor.quantile_ms(0.5),
+            self.fsync_floor_end.quantile_ms(0.5),
             self.rtt_floor.quantile_ms(0.5),
             self.load_start,
             self.load_end,

@@ -43,13 +43,75 @@ pub fn cpu_ticks(pid: u32) -> u64 {
         return 0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let get = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     get(11) + get(12)
 }
 
 /// Total CPU ticks of `pids`.
 pub fn cpu_ticks_of(pids: &[u32]) -> u64 {
     pids.iter().map(|&p| cpu_ticks(p)).sum()
+}
+
+/// Bytes process `pid` caused to be written to storage (`write_bytes` of `/proc/PID/io`;
+/// 0 if it is gone). Page-cache writeback is charged to the process that dirtied the pages.
+pub fn write_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Total [`write_bytes`] of `pids`.
+pub fn write_bytes_of(pids: &[u32]) -> u64 {
+    pids.iter().map(|&p| write_bytes(p)).sum()
+}
+
+/// A `perf record` of some processes for the length of one round (`CAIRN_BENCH_PERF=DIR`):
+/// a flat profile (no call graphs, 499 Hz), stopped with SIGINT so perf writes its file.
+pub struct PerfRecord {
+    child: std::process::Child,
+}
+
+impl PerfRecord {
+    /// Starts `perf record` on `pids` writing `out`; `None` (with a message) if perf cannot run.
+    pub fn start(pids: &[u32], out: &Path) -> Option<PerfRecord> {
+        let list = pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let child = std::process::Command::new("perf")
+            .args(["record", "-q", "-F", "499", "-p", &list, "-o"])
+            .arg(out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        match child {
+            Ok(child) => Some(PerfRecord { child }),
+            Err(e) => {
+                eprintln!("bench: cannot run perf ({e}); no profile");
+                None
+            }
+        }
+    }
+
+    /// SIGINT (perf's normal stop) and wait for it to write its file.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("/bin/sh")
+            .args(["-c", "kill -s INT \"$0\"", &pid])
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
 /// Pids of the processes whose command line contains `needle` (e.g. a node's data dir).
@@ -59,7 +121,11 @@ pub fn pids_with_arg(needle: &str) -> Vec<u32> {
     };
     let mut pids = Vec::new();
     for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
@@ -122,27 +188,52 @@ impl Counters {
     }
 }
 
-/// The `write(1 KB) + fdatasync` floor on `dir`'s disk: one writer appending for `secs`.
-pub fn fsync_floor(dir: &Path, secs: f64) -> Histogram {
+/// Bytes of the preallocated floor file (the writes wrap around inside it).
+const FLOOR_FILE_BYTES: u64 = 8 << 20;
+
+/// The `write(1 KB) + fdatasync` floor on `dir`'s disk, one writer for `secs`, two ways:
+/// `preallocated` overwrites consecutive 1 KB slots of a zero-filled, synced file (what a WAL
+/// with preallocated segments does, Cairn's and etcd's both), `appending` extends the file
+/// (each fdatasync also commits the new size). Returns `(preallocated, appending)`.
+pub fn fsync_floor(dir: &Path, secs: f64) -> (Histogram, Histogram) {
+    use std::os::unix::fs::FileExt;
     let path = dir.join(format!("cairn-bench-fsync-{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)
-        .expect("fsync floor file");
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .expect("fsync floor file")
+    };
     let buf = vec![0x5a_u8; 1024];
-    let mut h = Histogram::default();
-    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let f = open();
+    f.write_all_at(&vec![0u8; FLOOR_FILE_BYTES as usize], 0)
+        .expect("floor prefill");
+    f.sync_all().expect("floor prefill sync");
+    let mut pre = Histogram::default();
+    let end = Instant::now() + Duration::from_secs_f64(secs / 2.0);
+    let mut off = 0;
+    while Instant::now() < end {
+        let t = Instant::now();
+        f.write_all_at(&buf, off).expect("floor write");
+        f.sync_data().expect("floor fdatasync");
+        pre.record(t.elapsed());
+        off = (off + 1024) % FLOOR_FILE_BYTES;
+    }
+    drop(f);
+    let mut f = open();
+    let mut app = Histogram::default();
+    let end = Instant::now() + Duration::from_secs_f64(secs / 2.0);
     while Instant::now() < end {
         let t = Instant::now();
         f.write_all(&buf).expect("floor write");
         f.sync_data().expect("floor fdatasync");
-        h.record(t.elapsed());
+        app.record(t.elapsed());
     }
     drop(f);
     let _ = std::fs::remove_file(&path);
-    h
+    (pre, app)
 }
 
 /// The loopback floor: 1 KB request, 1 KB reply over one TCP connection (blocking I/O, an
