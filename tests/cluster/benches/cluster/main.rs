@@ -410,12 +410,22 @@ impl Report {
         (e.r.ok > 0).then(|| c.r.ops_per_s() / e.r.ops_per_s())
     }
 
+    /// etcd's server CPU per op over Cairn's (> 1: Cairn's servers spend less per op): the
+    /// ratio with the load generator's own cost (which shares the machine) taken out.
+    fn server_cpu_ratio(&self, op: Op, clients: usize) -> Option<f64> {
+        let c = self.find(System::Cairn, op, clients)?;
+        let e = self.find(System::Etcd, op, clients)?;
+        (c.server_cpu_us_per_op > 0.0).then(|| e.server_cpu_us_per_op / c.server_cpu_us_per_op)
+    }
+
     fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
             "\n## scripts/bench cluster: 1 KB items, {} keys, {} s rounds after {} s warm-up, load {} -> {}\n\n\
-             Cairn: {}; etcd-3node: etcd 3.4, 3 members on loopback. Clients spread over the 3 endpoints of each.\n",
+             Cairn: {}; etcd-3node: etcd 3.4, 3 members on loopback. Clients spread over the 3 endpoints of each; \
+             the load generator (AWS Rust SDK / etcd-client) shares the machine's cores with the servers. \
+             `ratio server CPU/op` = etcd's server CPU per op / Cairn's (> 1: Cairn's servers are cheaper).\n",
             self.keys,
             self.secs.as_secs_f64(),
             self.warmup.as_secs_f64(),
@@ -425,16 +435,18 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "| op | clients | system | ops/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | ratio ops/s |\n|---|---|---|---|---|---|---|---|---|---|"
+            "| op | clients | system | ops/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | ratio ops/s | ratio server CPU/op |\n|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &self.rows {
-            let ratio = (r.system == System::Cairn)
-                .then(|| self.ratio(r.op, r.clients))
+            let cairn = r.system == System::Cairn;
+            let ratio = cairn.then(|| self.ratio(r.op, r.clients)).flatten();
+            let cpu_ratio = cairn
+                .then(|| self.server_cpu_ratio(r.op, r.clients))
                 .flatten();
             let h = &r.r.hist;
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {} | {} |",
                 r.op.name(),
                 r.clients,
                 r.system.name(),
@@ -444,7 +456,8 @@ impl Report {
                 h.quantile_ms(0.999),
                 h.max_ms(),
                 r.r.errors,
-                opt(ratio, 2)
+                opt(ratio, 2),
+                opt(cpu_ratio, 2)
             );
         }
         let _ = writeln!(
@@ -538,7 +551,8 @@ impl Report {
              \"etcd_put_p99_ms_64c\": {}, \"failover_gap_ms\": {}, \"get_p99_ms_64c\": {}, \
              \"etcd_get_p99_ms_64c\": {}, \"put_ops_64c\": {}, \"etcd_put_ops_64c\": {}, \
              \"get_ops_64c\": {}, \"etcd_get_ops_64c\": {}, \"failover_gap_all_writers_ms\": {}, \
-             \"failover_after_restart_gap_ms\": {}, \"fsync_floor_p50_ms\": {:.3}, \
+             \"failover_after_restart_gap_ms\": {}, \"put_64c_server_cpu_ratio_vs_etcd\": {}, \
+             \"get_64c_server_cpu_ratio_vs_etcd\": {}, \"fsync_floor_p50_ms\": {:.3}, \
              \"fsync_append_floor_p50_ms\": {:.3}, \"fsync_floor_end_p50_ms\": {:.3}, \"loopback_rtt_p50_ms\": {:.3}, \"load_start\": \"{}\", \"load_end\": \"{}\", \
              \"round_secs\": {}, \"rounds\": {}}}",
             num(self.ratio(Op::Put, 64)),
@@ -554,6 +568,8 @@ impl Report {
             num(ops(System::Etcd, Op::Get)),
             num(fo.map(|f| ms(f.all_writers))),
             num(fo.map(|f| ms(f.after_restart))),
+            num(self.server_cpu_ratio(Op::Put, 64)),
+            num(self.server_cpu_ratio(Op::Get, 64)),
             self.fsync_floor.quantile_ms(0.5),
             self.fsync_append_floor.quantile_ms(0.5),
             self.fsync_floor_end.quantile_ms(0.5),
