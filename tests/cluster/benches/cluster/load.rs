@@ -43,7 +43,8 @@ impl Op {
 #[derive(Clone)]
 pub enum Conn {
     Cairn { client: Client, table: Arc<str> },
-    Etcd(etcd_client::KvClient),
+    /// Boxed: a `KvClient` is about 400 bytes, the SDK client a pointer.
+    Etcd(Box<etcd_client::KvClient>),
 }
 
 /// The item key of `key`.

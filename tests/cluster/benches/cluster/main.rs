@@ -222,7 +222,7 @@ async fn etcd_conns(etcd: &etcd3::Etcd3) -> Vec<Conn> {
         let c = etcd_client::Client::connect([ep.clone()], None)
             .await
             .unwrap_or_else(|e| panic!("connecting to etcd member {ep}: {e}"));
-        conns.push(Conn::Etcd(c.kv_client()));
+        conns.push(Conn::Etcd(Box::new(c.kv_client())));
     }
     conns
 }
