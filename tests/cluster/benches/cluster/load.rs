@@ -42,7 +42,10 @@ impl Op {
 /// One endpoint of a system under test.
 #[derive(Clone)]
 pub enum Conn {
-    Cairn { client: Client, table: Arc<str> },
+    Cairn {
+        client: Client,
+        table: Arc<str>,
+    },
     /// Boxed: a `KvClient` is about 400 bytes, the SDK client a pointer.
     Etcd(Box<etcd_client::KvClient>),
 }

@@ -84,6 +84,9 @@ struct Row {
     /// members) per operation.
     fsyncs_per_op: f64,
     fsync_mean_ms: f64,
+    /// Upper bounds of the histogram buckets holding the median and the 99th percentile.
+    fsync_p50_le_ms: Option<f64>,
+    fsync_p99_le_ms: Option<f64>,
     /// Bytes the servers wrote to storage per operation (WAL, tree/backend, metadata).
     disk_bytes_per_op: f64,
     /// Cairn only: log records per flush, replication frames per op, share of requests the
@@ -148,6 +151,10 @@ impl Systems<'_> {
                 d.get("etcd_disk_wal_fsync_duration_seconds_sum"),
             ),
         };
+        let hist_name = match system {
+            System::Cairn => "cairn_wal_flush_seconds",
+            System::Etcd => "etcd_disk_wal_fsync_duration_seconds",
+        };
         let cairn = |v: f64| (system == System::Cairn).then_some(v);
         let remote = d.get("cairn_router_forwards_total{result=\"remote\"}");
         let local = d.get("cairn_router_forwards_total{result=\"local\"}");
@@ -164,6 +171,8 @@ impl Systems<'_> {
             } else {
                 0.0
             },
+            fsync_p50_le_ms: d.bucket_quantile_ms(hist_name, 0.5),
+            fsync_p99_le_ms: d.bucket_quantile_ms(hist_name, 0.99),
             records_per_flush: cairn(if fsyncs > 0.0 {
                 d.get("cairn_wal_flush_records_total") / fsyncs
             } else {
@@ -463,12 +472,12 @@ impl Report {
         let _ = writeln!(
             s,
             "\nWhere the time goes (per operation, whole round incl. warm-up):\n\n\
-             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms | records/flush | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|"
+             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms mean, p50≤, p99≤ | records/flush | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2}, {}, {} | {} | {} | {} |",
                 r.op.name(),
                 r.clients,
                 r.system.name(),
@@ -477,6 +486,8 @@ impl Report {
                 r.disk_bytes_per_op / 1024.0,
                 r.fsyncs_per_op,
                 r.fsync_mean_ms,
+                opt(r.fsync_p50_le_ms, 1),
+                opt(r.fsync_p99_le_ms, 1),
                 opt(r.records_per_flush, 1),
                 opt(r.frames_per_op, 2),
                 opt(r.forwarded_pct, 0)
@@ -540,6 +551,7 @@ impl Report {
                     "server_cpu_us_per_op": r.server_cpu_us_per_op,
                     "client_cpu_us_per_op": r.client_cpu_us_per_op,
                     "fsyncs_per_op": r.fsyncs_per_op, "disk_bytes_per_op": r.disk_bytes_per_op, "fsync_mean_ms": r.fsync_mean_ms,
+                    "fsync_p50_le_ms": r.fsync_p50_le_ms, "fsync_p99_le_ms": r.fsync_p99_le_ms,
                     "records_per_flush": r.records_per_flush, "frames_per_op": r.frames_per_op,
                     "forwarded_pct": r.forwarded_pct,
                 })

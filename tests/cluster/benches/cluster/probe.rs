@@ -177,6 +177,34 @@ impl Counters {
         self.0.get(series).copied().unwrap_or(0.0)
     }
 
+    /// The upper bound (in ms) of the first bucket of histogram `name` (`name_bucket{le=..}`
+    /// series, cumulative) that holds quantile `q` of its samples; `None` without samples.
+    pub fn bucket_quantile_ms(&self, name: &str, q: f64) -> Option<f64> {
+        let prefix = format!("{name}_bucket{{le=\"");
+        let mut buckets: Vec<(f64, f64)> = self
+            .0
+            .iter()
+            .filter_map(|(k, &v)| {
+                let le = k.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
+                Some((le, v))
+            })
+            .collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total = buckets.last()?.1;
+        if total <= 0.0 {
+            return None;
+        }
+        buckets
+            .iter()
+            .find(|(_, c)| *c >= q * total)
+            .map(|(le, _)| le * 1e3)
+    }
+
     /// `self - earlier`, series by series.
     pub fn since(&self, earlier: &Counters) -> Counters {
         Counters(
