@@ -8,6 +8,7 @@
 //! - [`dynamo`]: table and item helpers, SDK error inspection, signed raw requests.
 //! - [`load`]: a steady put/get background load that counts errors.
 //! - [`admin`]: the admin endpoint's JSON shapes.
+//! - [`hist`]: a fixed-size latency histogram (for `benches/cluster/`).
 //! - [`http`]: a minimal HTTP/1.1 client (also for malformed requests).
 //! - [`proc`]: one child process (restart, signals, log file).
 //! - [`ports`]: per-cluster loopback port blocks.
@@ -22,6 +23,7 @@ pub mod admin;
 pub mod bins;
 pub mod cluster;
 pub mod dynamo;
+pub mod hist;
 pub mod http;
 pub mod load;
 pub mod ops;
