@@ -5,7 +5,8 @@
 //! - `store.rs`: the persistence seam and the daemon's pending flush (group commit).
 //! - `registry.rs`: node-local group records and hard states (`DATA/groups/`).
 //! - `recovery.rs`: rebuilding every group from registry, tree and WAL at start-up.
-//! - `shell.rs`: the tokio task that owns all groups and does their I/O.
+//! - `shell.rs`: the tokio task that owns all groups and does their I/O (`shell/items.rs`:
+//!   item requests, replies, digests and snapshot sends).
 //! - `outbox.rs`: the node directory, outgoing batches, inbound sender checks.
 //! - `snapshot.rs`: snapshots for lagging members, and partition digests.
 //!
