@@ -3,7 +3,7 @@
 //! - [`build`]: every key and value of a partition's range as a `wire::peer::SnapshotData`
 //!   frame, sent whole in `Message::Snapshot::data` to a member that fell behind the leader's
 //!   log. Bounded by [`SNAPSHOT_BYTES_MAX`]: a larger partition is not sent (an error the
-//!   caller logs; the follower stays behind until chunked transfer exists — see README).
+//!   caller logs; the follower stays behind: chunked transfer is not built yet).
 //! - [`check`]: a received snapshot is well formed and holds only keys the receiving
 //!   partition owns (checked before the message reaches the replica).
 //! - [`digest`]: blake3 over `klen u32 LE | key | vlen u32 LE | value` in key order, the

@@ -17,7 +17,6 @@ pub mod config;
 pub mod heartbeat;
 pub mod metrics;
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -261,9 +260,4 @@ async fn stop_signal() {
 fn seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
-}
-
-/// Path helper for tests and scripts: where a node keeps its engine files.
-pub fn engine_dir(data: &Path) -> std::path::PathBuf {
-    data.join("engine")
 }
