@@ -56,7 +56,17 @@ pub struct DriverConfig {
     pub ping_ms: u64,
     /// A node not heard from for this long is reported unreachable to the groups it leads.
     pub peer_down_ms: u64,
+    /// A checkpoint starts when this long has passed since the last one (and something was
+    /// applied since), or earlier when `checkpoint_wal_bytes` were logged: a checkpoint
+    /// rewrites every page dirtied since the last one (copy-on-write), so checkpointing less
+    /// often turns many updates of a hot page into one write; the WAL between checkpoints is
+    /// what a restart replays.
     pub checkpoint_interval_ms: u64,
+    /// WAL payload bytes appended since the last checkpoint that start the next one early.
+    pub checkpoint_wal_bytes: u64,
+    /// WAL flushes in flight at once (the next one queued behind the syncing one keeps the
+    /// disk busy; see `shell/flusher.rs`).
+    pub flushes_in_flight_max: usize,
     /// Entries kept in memory below the last checkpoint for lagging followers (further
     /// behind, they get a snapshot).
     pub log_retain_entries: u64,
@@ -71,7 +81,9 @@ impl Default for DriverConfig {
             inbox_max: 65_536,
             ping_ms: 100,
             peer_down_ms: 600,
-            checkpoint_interval_ms: 1_000,
+            checkpoint_interval_ms: 30_000,
+            checkpoint_wal_bytes: 64 << 20,
+            flushes_in_flight_max: 1,
             log_retain_entries: 20_000,
         }
     }
@@ -93,10 +105,30 @@ impl Counter {
     }
 }
 
-/// WAL flush latency buckets (seconds), for the node's metrics.
-pub const FLUSH_BUCKETS_S: [f64; 12] = [
+/// Latency buckets (seconds) of the driver's histograms, for the node's metrics.
+pub const LATENCY_BUCKETS_S: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
 ];
+
+/// A latency histogram over [`LATENCY_BUCKETS_S`] (lock-free counters).
+#[derive(Default, Debug)]
+pub struct LatencyHist {
+    /// Counts per bucket (not cumulative), `+Inf` last.
+    pub buckets: [Counter; 13],
+    pub us_sum: Counter,
+}
+
+impl LatencyHist {
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        let i = LATENCY_BUCKETS_S
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(LATENCY_BUCKETS_S.len());
+        self.buckets[i].inc();
+        self.us_sum.add(d.as_micros() as u64);
+    }
+}
 
 /// What the driver counts (exported by the node's `/metrics`).
 #[derive(Default, Debug)]
@@ -112,21 +144,12 @@ pub struct DriverStats {
     pub snapshots_sent: Counter,
     pub snapshots_installed: Counter,
     pub reads_eventual: Counter,
-    /// Cumulative counts per `FLUSH_BUCKETS_S` bucket (+Inf last), and the sum in µs.
-    pub flush_buckets: [Counter; 13],
-    pub flush_us_sum: Counter,
-}
-
-impl DriverStats {
-    pub fn observe_flush(&self, d: Duration) {
-        let s = d.as_secs_f64();
-        let i = FLUSH_BUCKETS_S
-            .iter()
-            .position(|b| s <= *b)
-            .unwrap_or(FLUSH_BUCKETS_S.len());
-        self.flush_buckets[i].inc();
-        self.flush_us_sum.add(d.as_micros() as u64);
-    }
+    /// WAL flushes (write and fdatasync of every group's records, and hard states).
+    pub flush: LatencyHist,
+    /// Leader writes from proposal to reply (committed and applied).
+    pub commit: LatencyHist,
+    /// Engine commits of applied entries (the shell waits for them).
+    pub apply: LatencyHist,
 }
 
 /// One hosted group, as the node reports it.
@@ -156,6 +179,8 @@ pub struct Driver {
     pub directory: Directory,
     /// Set to an error message if the driver stopped on a fatal error.
     pub fatal: watch::Receiver<Option<String>>,
+    /// The engine's WAL counters (for `/metrics`).
+    wal_stats: Arc<dyn Fn() -> crate::wal::WalStats + Send + Sync>,
 }
 
 impl Driver {
@@ -170,6 +195,9 @@ impl Driver {
         seed: u64,
     ) -> Result<Driver, DriverError> {
         let registry = Registry::open(data_dir.join("groups"))?;
+        let wal_engine = engine.clone();
+        let wal_stats: Arc<dyn Fn() -> crate::wal::WalStats + Send + Sync> =
+            Arc::new(move || wal_engine.wal().stats());
         let recovered = recovery::recover(&engine, &registry).await?;
         let stats = Arc::new(DriverStats::default());
         let nodes_path = data_dir.join("nodes.json");
@@ -216,7 +244,13 @@ impl Driver {
             stats,
             directory,
             fatal,
+            wal_stats,
         })
+    }
+
+    /// The WAL's counters now.
+    pub fn wal_stats(&self) -> crate::wal::WalStats {
+        (self.wal_stats)()
     }
 
     /// One item operation on a replica hosted here (the router's local target and the

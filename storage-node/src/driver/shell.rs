@@ -5,9 +5,10 @@
 //! two election timeouts), handle queued messages (item requests, inbound envelopes,
 //! commands, completions), then [`Shell::settle`]: drive every touched group, commit all
 //! staged applies of all groups in one engine commit (installs first, in log order), report
-//! them visible, repeat until nothing is staged; start the WAL flush (one `append_batch` for
-//! every group's records plus the hard-state files: group commit across groups; at most one
-//! flush in flight, the next accumulates meanwhile) and send the outbox.
+//! them visible, repeat until nothing is staged; start the WAL flush (one WAL batch for
+//! every group's records plus the hard-state files: group commit across groups; up to
+//! `flushes_in_flight_max` flushes in flight, carried out and reported in order by
+//! `shell/flusher.rs`, the next accumulating meanwhile) and send the outbox.
 //!
 //! The engine's state of every group is exactly its `visible` index whenever a message is
 //! handled (applies happen only inside `settle`), which is what lets reads, digests and
@@ -18,7 +19,7 @@
 //! systemd restarts it. Every queue is bounded: the inbox (callers get `Busy`), proposals
 //! (the core's uncommitted-entry limit), the outbox (the transport's per-peer queues).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ use wire::control::{NodeCommand, NodeId, NodeInfo, ReplicaState};
 use wire::forward::{DigestReply, ItemReply, ItemRequest};
 use wire::replication::{Envelope, GroupId, LogIndex, MemberId, Message, Role};
 
+mod flusher;
 mod items;
 
 use super::core::{CoreOut, GroupCore};
@@ -44,6 +46,8 @@ use crate::replication::{Persisted, Replica};
 pub struct WriteWaiter {
     tx: oneshot::Sender<ItemReply>,
     old: Option<Option<Vec<u8>>>,
+    /// When it was proposed (for the commit latency histogram).
+    since: Instant,
 }
 
 /// A linearizable read waiting for its read index to become visible.
@@ -102,7 +106,9 @@ pub struct Shell<D: Disk> {
     groups: BTreeMap<GroupId, Hosted>,
     dirty: BTreeSet<GroupId>,
     store: PendingFlush,
-    flushing: Option<Ticket>,
+    /// Flushes handed to the flusher, oldest first (they complete in this order).
+    flushing: VecDeque<Ticket>,
+    flusher: mpsc::Sender<flusher::FlushJob>,
     outbox: Outbox,
     me: Option<NodeId>,
     inbox: mpsc::Receiver<ShellMsg>,
@@ -113,6 +119,8 @@ pub struct Shell<D: Disk> {
     checkpointing: bool,
     applied_since_checkpoint: bool,
     last_checkpoint: Instant,
+    /// WAL payload bytes handed to flushes since the last checkpoint started.
+    wal_bytes_since_checkpoint: u64,
     last_ping: Instant,
     stats: Arc<DriverStats>,
     seed: u64,
@@ -131,6 +139,13 @@ impl<D: Disk + Clone> Shell<D> {
         seed: u64,
     ) -> Shell<D> {
         let now = Instant::now();
+        let flusher = flusher::start(
+            engine.clone(),
+            registry.clone(),
+            self_tx.clone(),
+            stats.clone(),
+            cfg.flushes_in_flight_max,
+        );
         Shell {
             cfg,
             engine,
@@ -138,7 +153,8 @@ impl<D: Disk + Clone> Shell<D> {
             groups: BTreeMap::new(),
             dirty: BTreeSet::new(),
             store: PendingFlush::new(),
-            flushing: None,
+            flushing: VecDeque::new(),
+            flusher,
             outbox,
             me: None,
             inbox,
@@ -149,6 +165,7 @@ impl<D: Disk + Clone> Shell<D> {
             checkpointing: false,
             applied_since_checkpoint: false,
             last_checkpoint: now,
+            wal_bytes_since_checkpoint: 0,
             last_ping: now,
             stats,
             seed,
@@ -243,13 +260,7 @@ impl<D: Disk + Clone> Shell<D> {
             self.last_ping = now;
             self.ping_and_detect(now);
         }
-        if !self.checkpointing
-            && self.applied_since_checkpoint
-            && now.duration_since(self.last_checkpoint)
-                >= Duration::from_millis(self.cfg.checkpoint_interval_ms)
-        {
-            self.start_checkpoint();
-        }
+        self.maybe_checkpoint(now);
     }
 
     /// Node-level liveness: every peer node hears from us at least every `ping_ms` (an
@@ -288,10 +299,21 @@ impl<D: Disk + Clone> Shell<D> {
         }
     }
 
+    /// Starts a checkpoint when one is due (see [`DriverConfig::checkpoint_interval_ms`]).
+    fn maybe_checkpoint(&mut self, now: Instant) {
+        let due = now.duration_since(self.last_checkpoint)
+            >= Duration::from_millis(self.cfg.checkpoint_interval_ms)
+            || self.wal_bytes_since_checkpoint >= self.cfg.checkpoint_wal_bytes;
+        if !self.checkpointing && self.applied_since_checkpoint && due {
+            self.start_checkpoint();
+        }
+    }
+
     fn start_checkpoint(&mut self) {
         self.checkpointing = true;
         self.applied_since_checkpoint = false;
         self.last_checkpoint = Instant::now();
+        self.wal_bytes_since_checkpoint = 0;
         let points: BTreeMap<Slot, LogIndex> = self
             .groups
             .values()
@@ -329,8 +351,11 @@ impl<D: Disk + Clone> Shell<D> {
             }
             ShellMsg::Flushed(t, r) => {
                 r.map_err(|e| format!("WAL flush failed: {e}"))?;
-                assert_eq!(self.flushing, Some(t), "flushes complete in order");
-                self.flushing = None;
+                assert_eq!(
+                    self.flushing.pop_front(),
+                    Some(t),
+                    "flushes complete in order"
+                );
                 let mut out = Out::default();
                 let ids: Vec<GroupId> = self
                     .groups
@@ -543,7 +568,7 @@ impl<D: Disk + Clone> Shell<D> {
                 }
             }
         }
-        self.maybe_flush();
+        self.maybe_flush()?;
         self.outbox.flush();
         Ok(())
     }
@@ -618,37 +643,37 @@ impl<D: Disk + Clone> Shell<D> {
         }
         self.stats.applied_entries.add(applies.len() as u64);
         self.applied_since_checkpoint = true;
-        self.engine
+        let started = Instant::now();
+        let r = self
+            .engine
             .apply(&applies)
             .await
-            .map_err(|e| format!("engine apply failed: {e}"))
+            .map_err(|e| format!("engine apply failed: {e}"));
+        self.stats.apply.observe(started.elapsed());
+        r
     }
 
-    fn maybe_flush(&mut self) {
-        if self.flushing.is_some() || !self.store.wanted {
-            return;
+    fn maybe_flush(&mut self) -> Result<(), String> {
+        if self.flushing.len() >= self.cfg.flushes_in_flight_max || !self.store.wanted {
+            return Ok(());
         }
         let (ticket, records, hard) = self.store.take();
-        self.flushing = Some(ticket);
         self.stats.flushes.inc();
         self.stats.flushed_records.add(records.len() as u64);
-        let engine = self.engine.clone();
-        let registry = self.registry.clone();
-        let tx = self.self_tx.clone();
-        let stats = self.stats.clone();
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let hard_job = tokio::task::spawn_blocking(move || registry.put_hard_states(&hard));
-            let wal = engine.wal().append_batch(records).await;
-            let hard = hard_job.await;
-            stats.observe_flush(started.elapsed());
-            let r = match (wal, hard) {
-                (Ok(()), Ok(Ok(()))) => Ok(()),
-                (Err(e), _) => Err(e.to_string()),
-                (_, Ok(Err(e))) => Err(e.to_string()),
-                (_, Err(e)) => Err(e.to_string()),
-            };
-            let _ = tx.send(ShellMsg::Flushed(ticket, r)).await;
-        });
+        self.wal_bytes_since_checkpoint +=
+            records.iter().map(|r| r.payload.len() as u64).sum::<u64>();
+        let job = flusher::FlushJob {
+            ticket,
+            records,
+            hard,
+        };
+        // Capacity is `flushes_in_flight_max` and fewer are in flight: never full. Closed
+        // only if the flusher's tasks ended (the runtime is shutting down): fatal, nothing
+        // could become durable any more.
+        self.flusher
+            .try_send(job)
+            .map_err(|e| format!("WAL flusher unavailable: {e}"))?;
+        self.flushing.push_back(ticket);
+        Ok(())
     }
 }

@@ -116,6 +116,13 @@ impl DiskFile for AnyFile {
         }
     }
 
+    async fn write_at_durable(&self, buf: IoBuf, offset: u64) -> (IoResult<()>, IoBuf) {
+        match self {
+            AnyFile::Uring(f) => f.write_at_durable(buf, offset).await,
+            AnyFile::Std(f) => f.write_at_durable(buf, offset).await,
+        }
+    }
+
     async fn sync_data(&self) -> IoResult<()> {
         match self {
             AnyFile::Uring(f) => f.sync_data().await,

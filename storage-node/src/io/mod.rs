@@ -214,6 +214,25 @@ pub trait DiskFile: Clone + Send + Sync + 'static {
     /// `fdatasync`: data (and the size needed to read it) is durable.
     fn sync_data(&self) -> impl Future<Output = IoResult<()>> + Send;
 
+    /// Writes all of `buf` at `offset` and makes it durable, as `write_at` then
+    /// `sync_data` would (that is the default). An engine may do it in one device
+    /// operation (io_uring: a write with `RWF_DSYNC`); what else of the file is durable
+    /// afterwards is then unspecified, so callers that need earlier buffered writes durable
+    /// call `sync_data`.
+    fn write_at_durable(
+        &self,
+        buf: IoBuf,
+        offset: u64,
+    ) -> impl Future<Output = (IoResult<()>, IoBuf)> + Send {
+        async move {
+            let (res, buf) = self.write_at(buf, offset).await;
+            if let Err(e) = res {
+                return (Err(e), buf);
+            }
+            (self.sync_data().await, buf)
+        }
+    }
+
     /// `fsync`: data and all metadata are durable.
     fn sync_all(&self) -> impl Future<Output = IoResult<()>> + Send;
 

@@ -58,6 +58,10 @@ impl<F: DiskFile> DiskFile for YieldingFile<F> {
         tokio::task::yield_now().await;
         self.0.write_at(buf, offset).await
     }
+    async fn write_at_durable(&self, buf: IoBuf, offset: u64) -> (IoResult<()>, IoBuf) {
+        tokio::task::yield_now().await;
+        self.0.write_at_durable(buf, offset).await
+    }
     async fn sync_data(&self) -> IoResult<()> {
         tokio::task::yield_now().await;
         self.0.sync_data().await

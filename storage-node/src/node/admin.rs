@@ -26,7 +26,7 @@ use wire::replication::GroupId;
 
 use super::metrics::{OPENMETRICS_CONTENT_TYPE, OpMetrics};
 use crate::api::server::RequestObserver;
-use crate::driver::{Driver, FLUSH_BUCKETS_S};
+use crate::driver::{Driver, LATENCY_BUCKETS_S, LatencyHist};
 use crate::router::Router;
 
 /// API metrics, fed by the API layer.
@@ -188,6 +188,18 @@ async fn metrics(State(s): State<AdminState>) -> Response {
         "WAL group-commit flushes (one fdatasync each)",
         d.flushes.get(),
     );
+    let w = s.driver.wal_stats();
+    counter_to(
+        &mut text,
+        "cairn_wal_batches",
+        "batches the WAL writer wrote (one write and one fdatasync each)",
+        w.batches,
+    );
+    let _ = write!(
+        text,
+        "# HELP cairn_wal_write_seconds time in durable WAL batch writes (write and sync)\n# TYPE cairn_wal_write_seconds counter\ncairn_wal_write_seconds_total {}\n",
+        w.write_us as f64 / 1e6,
+    );
     counter_to(
         &mut text,
         "cairn_wal_flush_records",
@@ -273,21 +285,40 @@ async fn metrics(State(s): State<AdminState>) -> Response {
          # HELP cairn_leaders replicas led here\n# TYPE cairn_leaders gauge\ncairn_leaders {leaders}\n",
         status.len()
     );
-    let _ = write!(
-        text,
-        "# HELP cairn_wal_flush_seconds WAL flush latency (write and fdatasync)\n# TYPE cairn_wal_flush_seconds histogram\n"
+    histogram(
+        &mut text,
+        "cairn_wal_flush_seconds",
+        "WAL flush latency (write and fdatasync)",
+        &d.flush,
     );
-    let mut cum = 0;
-    for (i, b) in FLUSH_BUCKETS_S.iter().enumerate() {
-        cum += d.flush_buckets[i].get();
-        let _ = writeln!(text, "cairn_wal_flush_seconds_bucket{{le=\"{b}\"}} {cum}");
-    }
-    cum += d.flush_buckets[FLUSH_BUCKETS_S.len()].get();
-    let _ = write!(
-        text,
-        "cairn_wal_flush_seconds_bucket{{le=\"+Inf\"}} {cum}\ncairn_wal_flush_seconds_count {cum}\ncairn_wal_flush_seconds_sum {}\n",
-        d.flush_us_sum.get() as f64 / 1e6
+    histogram(
+        &mut text,
+        "cairn_write_commit_seconds",
+        "leader writes from proposal to reply (replicated, committed, applied)",
+        &d.commit,
+    );
+    histogram(
+        &mut text,
+        "cairn_engine_apply_seconds",
+        "engine commits of applied entries",
+        &d.apply,
     );
     text.push_str("# EOF\n");
     ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response()
+}
+
+/// Appends one histogram in the OpenMetrics text format.
+fn histogram(text: &mut String, name: &str, help: &str, h: &LatencyHist) {
+    let _ = write!(text, "# HELP {name} {help}\n# TYPE {name} histogram\n");
+    let mut cum = 0;
+    for (i, b) in LATENCY_BUCKETS_S.iter().enumerate() {
+        cum += h.buckets[i].get();
+        let _ = writeln!(text, "{name}_bucket{{le=\"{b}\"}} {cum}");
+    }
+    cum += h.buckets[LATENCY_BUCKETS_S.len()].get();
+    let _ = write!(
+        text,
+        "{name}_bucket{{le=\"+Inf\"}} {cum}\n{name}_count {cum}\n{name}_sum {}\n",
+        h.us_sum.get() as f64 / 1e6
+    );
 }

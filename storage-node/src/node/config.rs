@@ -49,6 +49,17 @@ pub struct NodeArgs {
     /// One replication tick in milliseconds (elections take 10–20 ticks, leases 8).
     #[arg(long, default_value_t = 50)]
     pub tick_ms: u64,
+    /// Longest time between engine checkpoints, in seconds (a checkpoint writes the pages
+    /// dirtied since the last one; a restart replays the WAL written since).
+    #[arg(long, default_value_t = 30)]
+    pub checkpoint_secs: u64,
+    /// WAL written since the last checkpoint, in MiB, that starts the next one early.
+    #[arg(long, default_value_t = 64)]
+    pub checkpoint_wal_mib: u64,
+    /// WAL flushes in flight at once (1..=8): more keeps the disk busy while the node
+    /// handles a completion, at the price of smaller batches.
+    #[arg(long, default_value_t = 1)]
+    pub wal_flushes_in_flight: usize,
     /// The region reported in table ARNs.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -64,12 +75,26 @@ pub enum ConfigError {
     NoKeys,
     #[error("--tick-ms must be between 5 and 1000")]
     Tick,
+    #[error(
+        "--checkpoint-secs must be between 1 and 3600 and --checkpoint-wal-mib between 1 and 4096"
+    )]
+    Checkpoint,
+    #[error("--wal-flushes-in-flight must be between 1 and 8")]
+    FlushesInFlight,
 }
 
 impl NodeArgs {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(5..=1000).contains(&self.tick_ms) {
             return Err(ConfigError::Tick);
+        }
+        if !(1..=8).contains(&self.wal_flushes_in_flight) {
+            return Err(ConfigError::FlushesInFlight);
+        }
+        if !(1..=3600).contains(&self.checkpoint_secs)
+            || !(1..=4096).contains(&self.checkpoint_wal_mib)
+        {
+            return Err(ConfigError::Checkpoint);
         }
         if self.access_keys.is_none() && !self.no_auth {
             return Err(ConfigError::NoKeys);

@@ -133,6 +133,9 @@ async fn run_on<D: Disk + Clone>(
     let known = heartbeat::stored_id(&args.data, &args.name).map_err(NodeError::Start)?;
     let cfg = DriverConfig {
         tick_ms: args.tick_ms,
+        checkpoint_interval_ms: args.checkpoint_secs * 1_000,
+        checkpoint_wal_bytes: args.checkpoint_wal_mib << 20,
+        flushes_in_flight_max: args.wal_flushes_in_flight,
         ..DriverConfig::default()
     };
     let driver = Driver::start(

@@ -241,6 +241,10 @@ pub struct PartitionSpan {
     pub last_index: u64,
 }
 
+/// A queued batch's place in the WAL's order ([`Wal::enqueue_batch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DurableTicket(u64);
+
 /// Counters and gauges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WalStats {
@@ -254,6 +258,8 @@ pub struct WalStats {
     pub syncs: u64,
     /// Bytes written by the writer (batches with padding, seals).
     pub bytes_written: u64,
+    /// Time spent in durable batch writes (write and sync), µs (seals not included).
+    pub write_us: u64,
     /// Segments holding live data (active, sealed, being reclaimed).
     pub segments_live: usize,
     /// Spare segments ready for the writer.
@@ -401,15 +407,40 @@ impl<D: Disk> Wal<D> {
     /// all or none after a crash). Records of one partition must have
     /// strictly increasing indices (asserted).
     pub async fn append_batch(&self, recs: Vec<Record>) -> Result<(), WalError> {
+        match self.enqueue_batch(recs).await? {
+            Some(ticket) => self.wait_durable(ticket).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Queues `recs` like [`Wal::append_batch`] and returns once they are queued (after
+    /// waiting for queue space), not once durable: the returned [`DurableTicket`] is what
+    /// [`Wal::wait_durable`] waits for (`None` for an empty batch). Batches become durable
+    /// in the order they were queued, so a caller that queues from one task may keep
+    /// several batches in flight and still see them durable in order.
+    pub async fn enqueue_batch(
+        &self,
+        recs: Vec<Record>,
+    ) -> Result<Option<DurableTicket>, WalError> {
         if recs.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         assert_partition_order(&recs);
         let bytes = recs.iter().map(|r| record_bytes(r.payload.len())).sum();
-        self.submit(Recs::Many(recs), bytes).await
+        self.enqueue(Recs::Many(recs), bytes).await.map(Some)
+    }
+
+    /// Waits until the batch of `ticket` (and every batch queued before it) is durable.
+    pub async fn wait_durable(&self, ticket: DurableTicket) -> Result<(), WalError> {
+        self.sh().wait_durable(ticket.0).await
     }
 
     async fn submit(&self, recs: Recs, bytes: usize) -> Result<(), WalError> {
+        let ticket = self.enqueue(recs, bytes).await?;
+        self.sh().wait_durable(ticket.0).await
+    }
+
+    async fn enqueue(&self, recs: Recs, bytes: usize) -> Result<DurableTicket, WalError> {
         let sh = self.sh();
         let max_bytes = sh.cfg.record_bytes_max();
         if bytes > max_bytes {
@@ -442,7 +473,7 @@ impl<D: Disk> Wal<D> {
         };
         Counters::add(&sh.counters.appends, 1);
         sh.writer_wake.notify_one();
-        sh.wait_durable(ticket).await
+        Ok(DurableTicket(ticket))
     }
 
     /// Partitions with live records, by partition id.
@@ -545,6 +576,7 @@ impl<D: Disk> Wal<D> {
             batches: get(&c.batches),
             syncs: get(&c.syncs),
             bytes_written: get(&c.bytes_written),
+            write_us: get(&c.write_us),
             segments_live: st.files.len(),
             segments_free: st.spares.len(),
             segments_reclaimable: st.reclaimable.len(),

@@ -92,6 +92,8 @@ pub(crate) struct Counters {
     pub batches: AtomicU64,
     pub syncs: AtomicU64,
     pub bytes_written: AtomicU64,
+    /// Time in durable batch writes (write and sync), µs (seals not included).
+    pub write_us: AtomicU64,
     pub created: AtomicU64,
     pub recycled: AtomicU64,
     pub deleted: AtomicU64,

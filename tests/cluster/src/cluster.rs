@@ -57,6 +57,8 @@ pub struct ClusterSpec {
     /// `--partitions-override` for every control instance: each new table gets exactly
     /// this many partitions.
     pub partitions: Option<u32>,
+    /// Extra arguments for every `cairn-node` (e.g. `--wal-flushes-in-flight 2`).
+    pub node_args: Vec<String>,
 }
 
 impl Default for ClusterSpec {
@@ -66,6 +68,7 @@ impl Default for ClusterSpec {
             nodes_per_az: 1,
             controls: 2,
             partitions: None,
+            node_args: Vec::new(),
         }
     }
 }
@@ -274,7 +277,7 @@ impl Cluster {
             .certs_issue(certs, name)
             .unwrap_or_else(|e| panic!("{e}"));
         let data = self.dir.join("data").join(name);
-        let args: Vec<OsString> = vec![
+        let mut args: Vec<OsString> = vec![
             "--name".into(),
             name.into(),
             "--az".into(),
@@ -296,6 +299,7 @@ impl Cluster {
             "--access-keys".into(),
             self.keys_file.clone().into(),
         ];
+        args.extend(self.spec.node_args.iter().map(OsString::from));
         let mut p = Proc::new(
             name,
             &self.bins.node,

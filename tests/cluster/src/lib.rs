@@ -10,6 +10,8 @@
 //! - [`admin`]: the admin endpoint's JSON shapes.
 //! - [`hist`]: a fixed-size latency histogram (for `benches/cluster/`).
 //! - [`http`]: a minimal HTTP/1.1 client (also for malformed requests).
+//! - [`keepalive`]: a keep-alive connection sending signed DynamoDB requests (the lean client of
+//!   `benches/cluster/`).
 //! - [`proc`]: one child process (restart, signals, log file).
 //! - [`ports`]: per-cluster loopback port blocks.
 //! - [`bins`]: where the binaries come from; `cairnctl certs`.
@@ -25,6 +27,7 @@ pub mod cluster;
 pub mod dynamo;
 pub mod hist;
 pub mod http;
+pub mod keepalive;
 pub mod load;
 pub mod ops;
 pub mod ports;

@@ -3,6 +3,8 @@
 //! answers once effects are visible, digests, and snapshots for lagging members. The loop,
 //! persistence and engine commits are in `shell.rs`.
 
+use std::time::Instant;
+
 use tokio::sync::oneshot;
 use tracing::error;
 use wire::control::NodeId;
@@ -90,7 +92,12 @@ impl<D: Disk + Clone> Shell<D> {
             },
             ItemOp::Get { .. } => unreachable!("reads are not proposed"),
         };
-        match h.core.propose(cmd.encode(), WriteWaiter { tx, old }) {
+        let waiter = WriteWaiter {
+            tx,
+            old,
+            since: Instant::now(),
+        };
+        match h.core.propose(cmd.encode(), waiter) {
             Ok(index) => {
                 h.inflight.insert(req.key, index);
                 self.stats.proposals.inc();
@@ -139,6 +146,7 @@ impl<D: Disk + Clone> Shell<D> {
             }
         }
         for (w, done) in out.writes.drain(..) {
+            self.stats.commit.observe(w.since.elapsed());
             let reply = match done {
                 WriteDone::Applied(Outcome::Applied) => ItemReply::Ok(w.old.flatten()),
                 WriteDone::Applied(Outcome::WrongGroup) => ItemReply::WrongGroup,

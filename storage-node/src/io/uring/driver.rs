@@ -45,10 +45,23 @@ const MAX_SQE_BYTES: usize = 1 << 30;
 const EVENTFD_TOKEN: u64 = u64::MAX;
 
 pub(super) enum Op {
-    Read { buf: IoBuf, offset: u64 },
-    Write { buf: IoBuf, offset: u64 },
-    Sync { datasync: bool },
-    Allocate { offset: u64, len: u64 },
+    Read {
+        buf: IoBuf,
+        offset: u64,
+    },
+    /// `dsync`: with `RWF_DSYNC` (durable when it completes).
+    Write {
+        buf: IoBuf,
+        offset: u64,
+        dsync: bool,
+    },
+    Sync {
+        datasync: bool,
+    },
+    Allocate {
+        offset: u64,
+        len: u64,
+    },
 }
 
 pub(super) struct Request {
@@ -311,12 +324,14 @@ impl Driver {
                     .offset(*offset + done as u64)
                     .build()
             }
-            Op::Write { buf, offset } => {
+            Op::Write { buf, offset, dsync } => {
                 let len = (buf.len() - done).min(MAX_SQE_BYTES) as u32;
                 // SAFETY: as for reads.
                 let ptr = unsafe { buf.as_ptr().add(done) };
+                let flags = if *dsync { libc::RWF_DSYNC } else { 0 };
                 opcode::Write::new(fd, ptr, len)
                     .offset(*offset + done as u64)
+                    .rw_flags(flags)
                     .build()
             }
             Op::Sync { datasync } => {
@@ -378,7 +393,7 @@ impl Driver {
                         None
                     }
                 }
-                Op::Write { buf, offset } => {
+                Op::Write { buf, offset, .. } => {
                     fl.done += n;
                     let pos = *offset + fl.done as u64;
                     if fl.done == buf.len() {

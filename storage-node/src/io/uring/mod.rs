@@ -324,6 +324,27 @@ impl UringFile {
     }
 }
 
+impl UringFile {
+    /// One write op; with `dsync`, `RWF_DSYNC` makes it durable on completion.
+    async fn write(&self, buf: IoBuf, offset: u64, dsync: bool) -> (IoResult<()>, IoBuf) {
+        if self.file.direct
+            && let Err(e) = check_direct(&self.file.path, offset, &buf)
+        {
+            return (Err(e), buf);
+        }
+        let len = buf.len();
+        let what = if dsync { "write (RWF_DSYNC)" } else { "write" };
+        match self.submit(Op::Write { buf, offset, dsync }).await {
+            Ok(Reply { res, buf }) => (
+                res.map(drop)
+                    .map_err(|e| IoError::os(what, &self.file.path, e)),
+                buf.expect("write reply carries its buffer"),
+            ),
+            Err((e, buf)) => (Err(e), buf.unwrap_or_else(|| IoBuf::zeroed(len))),
+        }
+    }
+}
+
 impl DiskFile for UringFile {
     fn path(&self) -> &Path {
         &self.file.path
@@ -346,20 +367,11 @@ impl DiskFile for UringFile {
     }
 
     async fn write_at(&self, buf: IoBuf, offset: u64) -> (IoResult<()>, IoBuf) {
-        if self.file.direct
-            && let Err(e) = check_direct(&self.file.path, offset, &buf)
-        {
-            return (Err(e), buf);
-        }
-        let len = buf.len();
-        match self.submit(Op::Write { buf, offset }).await {
-            Ok(Reply { res, buf }) => (
-                res.map(drop)
-                    .map_err(|e| IoError::os("write", &self.file.path, e)),
-                buf.expect("write reply carries its buffer"),
-            ),
-            Err((e, buf)) => (Err(e), buf.unwrap_or_else(|| IoBuf::zeroed(len))),
-        }
+        self.write(buf, offset, false).await
+    }
+
+    async fn write_at_durable(&self, buf: IoBuf, offset: u64) -> (IoResult<()>, IoBuf) {
+        self.write(buf, offset, true).await
     }
 
     async fn sync_data(&self) -> IoResult<()> {

@@ -4,8 +4,10 @@
 //! [`Rng`], 1 KB values. A round runs for `warmup + secs`; only operations that complete in
 //! the last `secs` are counted (throughput = those / `secs`, latency from the same ones).
 //!
-//! Cairn: `PutItem {pk: S "k<key>", v: S <1000 bytes>}` and `GetItem` with `ConsistentRead`
-//! through the AWS Rust SDK, one attempt (no hidden retries: failures count as errors).
+//! Cairn: `PutItem {pk: S "k<key>", v: S <1000 bytes>}` and `GetItem` with `ConsistentRead`,
+//! one attempt (no hidden retries: failures count as errors), either through the lean client
+//! (`CairnHttp`: a keep-alive HTTP/1.1 connection per worker, every request SigV4-signed,
+//! [`cairn_cluster_tests::keepalive`]; the default) or the AWS Rust SDK (`Cairn`).
 //! etcd: `put("k<key>", <1000 bytes>)` and a linearizable `get` (etcd-client's default).
 //! A get that finds nothing is an error (every key is loaded before the get rounds).
 
@@ -16,6 +18,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use cairn_cluster_tests::dynamo::describe_error;
 use cairn_cluster_tests::hist::Histogram;
+use cairn_cluster_tests::keepalive::DynamoConn;
 use storage_node::rng::Rng;
 
 /// Bytes of the value attribute (plus the key and names: about 1 KB per item).
@@ -44,6 +47,12 @@ impl Op {
 pub enum Conn {
     Cairn {
         client: Client,
+        table: Arc<str>,
+    },
+    /// The lean client: the same requests, hand-encoded JSON, one keep-alive connection per
+    /// worker (a clone opens its own).
+    CairnHttp {
+        conn: Box<DynamoConn>,
         table: Arc<str>,
     },
     /// Boxed: a `KvClient` is about 400 bytes, the SDK client a pointer.
@@ -85,6 +94,39 @@ impl Conn {
                     .map_err(|e| describe_error(&e))?;
                 match out.item {
                     Some(item) if item.contains_key("v") => Ok(()),
+                    _ => Err(format!("GetItem {k}: no item")),
+                }
+            }
+            (Conn::CairnHttp { conn, table }, Op::Put) => {
+                let body = format!(
+                    r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"{k}"}},"v":{{"S":"{value}"}}}}}}"#
+                );
+                let resp = conn
+                    .call("PutItem", body.as_bytes())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if resp.status == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("PutItem {k}: {} {}", resp.status, resp.text()))
+                }
+            }
+            (Conn::CairnHttp { conn, table }, Op::Get) => {
+                let body = format!(
+                    r#"{{"TableName":"{table}","Key":{{"pk":{{"S":"{k}"}}}},"ConsistentRead":true}}"#
+                );
+                let resp = conn
+                    .call("GetItem", body.as_bytes())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if resp.status != 200 {
+                    return Err(format!("GetItem {k}: {} {}", resp.status, resp.text()));
+                }
+                // The item must come back with its value (not just `{}`).
+                let v: serde_json::Value = serde_json::from_slice(&resp.body)
+                    .map_err(|e| format!("GetItem {k}: bad JSON: {e}"))?;
+                match v["Item"]["v"]["S"].as_str() {
+                    Some(s) if s.len() == value.len() => Ok(()),
                     _ => Err(format!("GetItem {k}: no item")),
                 }
             }

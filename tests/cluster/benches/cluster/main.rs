@@ -14,7 +14,10 @@
 //! `CAIRN_BENCH_KEYS` (keys loaded before the rounds, default 10000), `CAIRN_BENCH_SEED`,
 //! `CAIRN_BENCH_FAILOVER=0` (skip the failover), `CAIRN_BENCH_PERF=DIR` (a flat `perf
 //! record` of the servers and this process during every round, `DIR/<system>-<op>-<n>.data`),
-//! `CAIRN_BENCH_JSON=PATH` (also write the JSON there), `CAIRN_BIN_DIR` (where cairn-node etc.
+//! `CAIRN_BENCH_NODE_ARGS` (extra `cairn-node` flags, space-separated, e.g.
+//! `--checkpoint-secs 1`), `CAIRN_BENCH_JSON=PATH` (also write the JSON there),
+//! `CAIRN_BENCH_CAIRN_CLIENT=lean|sdk`
+//! (Cairn's client: keep-alive signed HTTP, the default, or the AWS Rust SDK), `CAIRN_BIN_DIR` (where cairn-node etc.
 //! are; default the target dir this program was built into, i.e. `target/release` under
 //! `cargo bench`).
 //!
@@ -39,6 +42,7 @@ use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use cairn_cluster_tests::bins::Binaries;
 use cairn_cluster_tests::dynamo::create_table_ready;
 use cairn_cluster_tests::hist::Histogram;
+use cairn_cluster_tests::keepalive::DynamoConn;
 use cairn_cluster_tests::{Cluster, ClusterSpec};
 
 use crate::load::{Conn, Op, RoundResult};
@@ -92,6 +96,11 @@ struct Row {
     /// Cairn only: log records per flush, replication frames per op, share of requests the
     /// router forwarded to another node.
     records_per_flush: Option<f64>,
+    /// Cairn only: mean leader write time from proposal to reply, and mean engine commit.
+    commit_mean_ms: Option<f64>,
+    apply_mean_ms: Option<f64>,
+    /// Cairn only: mean time of the WAL writer's durable batch write (write and sync).
+    wal_write_ms: Option<f64>,
     frames_per_op: Option<f64>,
     forwarded_pct: Option<f64>,
 }
@@ -178,6 +187,12 @@ impl Systems<'_> {
             } else {
                 0.0
             }),
+            commit_mean_ms: cairn(d.mean_ms("cairn_write_commit_seconds")),
+            apply_mean_ms: cairn(d.mean_ms("cairn_engine_apply_seconds")),
+            wal_write_ms: cairn(
+                d.get("cairn_wal_write_seconds_total") / d.get("cairn_wal_batches_total").max(1.0)
+                    * 1e3,
+            ),
             frames_per_op: cairn(d.get("cairn_replication_batches_sent_total") / ops),
             forwarded_pct: cairn(if local + remote > 0.0 {
                 100.0 * remote / (local + remote)
@@ -205,7 +220,28 @@ impl Systems<'_> {
     }
 }
 
-fn cairn_conns(cluster: &Cluster) -> Vec<Conn> {
+/// The Cairn connections: the lean client unless `CAIRN_BENCH_CAIRN_CLIENT=sdk`.
+fn cairn_conns(cluster: &Cluster, client: &str) -> Vec<Conn> {
+    match client {
+        "sdk" => cairn_sdk_conns(cluster),
+        "lean" => {
+            let key = Arc::new(cluster.access_key().clone());
+            (0..cluster.node_count())
+                .map(|k| Conn::CairnHttp {
+                    conn: Box::new(DynamoConn::new(
+                        cluster.api_addr(k),
+                        key.clone(),
+                        Duration::from_secs(10),
+                    )),
+                    table: Arc::from(TABLE),
+                })
+                .collect()
+        }
+        other => panic!("CAIRN_BENCH_CAIRN_CLIENT={other:?}: expected lean or sdk"),
+    }
+}
+
+fn cairn_sdk_conns(cluster: &Cluster) -> Vec<Conn> {
     (0..cluster.node_count())
         .map(|k| {
             let conf = cluster
@@ -248,6 +284,7 @@ async fn main() {
     let keys: u64 = env_or("CAIRN_BENCH_KEYS", 10_000);
     let seed: u64 = env_or("CAIRN_BENCH_SEED", 0x00c0_ffee);
     let do_failover = env_or("CAIRN_BENCH_FAILOVER", 1u8) != 0;
+    let cairn_client: String = env_or("CAIRN_BENCH_CAIRN_CLIENT", "lean".to_owned());
     let load_start = probe::loadavg();
     let started = Instant::now();
 
@@ -261,8 +298,13 @@ async fn main() {
 
     let bins = Binaries::locate(true).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("bench: cairn binaries {}", bins.node.display());
+    let node_args: Vec<String> = env_or("CAIRN_BENCH_NODE_ARGS", String::new())
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     let mut cluster = Cluster::start(ClusterSpec {
         partitions: Some(partitions),
+        node_args,
         ..ClusterSpec::default()
     })
     .await;
@@ -294,7 +336,7 @@ async fn main() {
     let systems = Systems {
         cluster: &cluster,
         etcd: &etcd,
-        cairn_conns: cairn_conns(&cluster),
+        cairn_conns: cairn_conns(&cluster, &cairn_client),
         etcd_conns: etcd_conns(&etcd).await,
         cairn_pids,
         cairn_admin: (0..cluster.node_count())
@@ -369,6 +411,7 @@ async fn main() {
         warmup,
         keys,
         cluster_info,
+        cairn_client,
         elapsed: started.elapsed(),
     };
     let json = report.json();
@@ -395,6 +438,8 @@ struct Report {
     warmup: Duration,
     keys: u64,
     cluster_info: String,
+    /// `lean` (keep-alive HTTP, `keepalive.rs`) or `sdk` (AWS Rust SDK).
+    cairn_client: String,
     elapsed: Duration,
 }
 
@@ -433,14 +478,15 @@ impl Report {
             s,
             "\n## scripts/bench cluster: 1 KB items, {} keys, {} s rounds after {} s warm-up, load {} -> {}\n\n\
              Cairn: {}; etcd-3node: etcd 3.4, 3 members on loopback. Clients spread over the 3 endpoints of each; \
-             the load generator (AWS Rust SDK / etcd-client) shares the machine's cores with the servers. \
+             the load generator (Cairn: {} client; etcd: etcd-client) shares the machine's cores with the servers. \
              `ratio server CPU/op` = etcd's server CPU per op / Cairn's (> 1: Cairn's servers are cheaper).\n",
             self.keys,
             self.secs.as_secs_f64(),
             self.warmup.as_secs_f64(),
             self.load_start,
             self.load_end,
-            self.cluster_info
+            self.cluster_info,
+            self.cairn_client
         );
         let _ = writeln!(
             s,
@@ -472,12 +518,12 @@ impl Report {
         let _ = writeln!(
             s,
             "\nWhere the time goes (per operation, whole round incl. warm-up):\n\n\
-             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms mean, p50≤, p99≤ | records/flush | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|"
+             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms mean, p50≤, p99≤ | records/flush | WAL durable write ms mean | commit ms mean | engine apply ms mean | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2}, {}, {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2}, {}, {} | {} | {} | {} | {} | {} | {} |",
                 r.op.name(),
                 r.clients,
                 r.system.name(),
@@ -489,6 +535,9 @@ impl Report {
                 opt(r.fsync_p50_le_ms, 1),
                 opt(r.fsync_p99_le_ms, 1),
                 opt(r.records_per_flush, 1),
+                opt(r.wal_write_ms, 2),
+                opt(r.commit_mean_ms, 2),
+                opt(r.apply_mean_ms, 3),
                 opt(r.frames_per_op, 2),
                 opt(r.forwarded_pct, 0)
             );
@@ -553,6 +602,7 @@ impl Report {
                     "fsyncs_per_op": r.fsyncs_per_op, "disk_bytes_per_op": r.disk_bytes_per_op, "fsync_mean_ms": r.fsync_mean_ms,
                     "fsync_p50_le_ms": r.fsync_p50_le_ms, "fsync_p99_le_ms": r.fsync_p99_le_ms,
                     "records_per_flush": r.records_per_flush, "frames_per_op": r.frames_per_op,
+                    "commit_mean_ms": r.commit_mean_ms, "apply_mean_ms": r.apply_mean_ms,
                     "forwarded_pct": r.forwarded_pct,
                 })
             })
@@ -566,7 +616,7 @@ impl Report {
              \"failover_after_restart_gap_ms\": {}, \"put_64c_server_cpu_ratio_vs_etcd\": {}, \
              \"get_64c_server_cpu_ratio_vs_etcd\": {}, \"fsync_floor_p50_ms\": {:.3}, \
              \"fsync_append_floor_p50_ms\": {:.3}, \"fsync_floor_end_p50_ms\": {:.3}, \"loopback_rtt_p50_ms\": {:.3}, \"load_start\": \"{}\", \"load_end\": \"{}\", \
-             \"round_secs\": {}, \"rounds\": {}}}",
+             \"cairn_client\": \"{}\", \"round_secs\": {}, \"rounds\": {}}}",
             num(self.ratio(Op::Put, 64)),
             num(self.ratio(Op::Get, 64)),
             num(p(System::Cairn, Op::Put, 0.99)),
@@ -588,6 +638,7 @@ impl Report {
             self.rtt_floor.quantile_ms(0.5),
             self.load_start,
             self.load_end,
+            self.cairn_client,
             self.secs.as_secs_f64(),
             serde_json::Value::Array(rounds)
         )

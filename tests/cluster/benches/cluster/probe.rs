@@ -83,14 +83,20 @@ pub struct PerfRecord {
 
 impl PerfRecord {
     /// Starts `perf record` on `pids` writing `out`; `None` (with a message) if perf cannot run.
+    /// `CAIRN_BENCH_PERF_CALLGRAPH=1` records call graphs (DWARF unwinding, 16 KB of stack).
     pub fn start(pids: &[u32], out: &Path) -> Option<PerfRecord> {
         let list = pids
             .iter()
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        let child = std::process::Command::new("perf")
-            .args(["record", "-q", "-F", "499", "-p", &list, "-o"])
+        let mut cmd = std::process::Command::new("perf");
+        cmd.args(["record", "-q", "-F", "499"]);
+        if std::env::var("CAIRN_BENCH_PERF_CALLGRAPH").is_ok_and(|v| v == "1") {
+            cmd.args(["--call-graph", "dwarf,16384"]);
+        }
+        let child = cmd
+            .args(["-p", &list, "-o"])
             .arg(out)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -175,6 +181,16 @@ impl Counters {
     /// The value of `series` (0 if absent).
     pub fn get(&self, series: &str) -> f64 {
         self.0.get(series).copied().unwrap_or(0.0)
+    }
+
+    /// The mean (in ms) of histogram `name` (`_sum` / `_count`); 0 without samples.
+    pub fn mean_ms(&self, name: &str) -> f64 {
+        let count = self.get(&format!("{name}_count"));
+        if count > 0.0 {
+            self.get(&format!("{name}_sum")) / count * 1e3
+        } else {
+            0.0
+        }
     }
 
     /// The upper bound (in ms) of the first bucket of histogram `name` (`name_bucket{le=..}`
