@@ -10,15 +10,23 @@
 //! sees less than what it acknowledged.
 //!
 //! Invariants (asserted): entries reach the state machine in order, once; `on_applied(i)`
-//! only for `i <= staged`; persistence completions are reported in ticket order.
+//! only for `i <= staged`; persistence completions are reported in ticket order. A write is
+//! answered once: applied (its entry at its index, in its ballot), not committed (another
+//! entry took the index), or unknown (a snapshot installed here covered the index first).
+//!
+//! Users: the daemon's shell (`shell.rs`, [`crate::partition::PartitionSm`] over
+//! [`super::store::PendingFlush`]) and the simulator's host (`sim/host.rs`, the sim's `Kv`
+//! over its `SimStore`), so the simulator runs this very code.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 
-use wire::replication::{Ballot, Entry, Envelope, LogIndex, MemberId, Membership, SnapshotMeta};
+use wire::replication::{
+    Ballot, Entry, Envelope, GroupId, LogIndex, MemberId, Membership, Payload, SnapshotMeta,
+};
 
 use super::store::{LogStore, Slot, Ticket};
-use crate::replication::{ProposeError, ReadResult, Replica};
+use crate::replication::{Persisted, ProposeError, ReadResult, Replica};
 
 /// The replicated state machine of one group, as the core sees it.
 pub trait StateMachine {
@@ -29,6 +37,22 @@ pub trait StateMachine {
     fn apply(&mut self, entry: &Entry, membership: Option<&Membership>) -> Self::Outcome;
     /// Replace the whole state with a snapshot taken at `meta.index` (staged like applies).
     fn install(&mut self, meta: &SnapshotMeta, data: &[u8]);
+    /// Stage a committed `Split` entry; `child` is the new group as this member starts it.
+    /// By default a split is staged like any other entry (the daemon does not split yet).
+    fn apply_split(&mut self, entry: &Entry, child: SplitChild) -> Self::Outcome {
+        let _ = child;
+        self.apply(entry, None)
+    }
+}
+
+/// The group a split entry creates, as the member applying the entry starts it.
+#[derive(Clone, Debug)]
+pub struct SplitChild {
+    pub group: GroupId,
+    /// Its starting point ([`Replica::split_child`]).
+    pub persisted: Persisted,
+    /// This member led the parent when it applied the split: the child campaigns at once.
+    pub lead: bool,
 }
 
 /// How a write ended.
@@ -38,6 +62,17 @@ pub enum WriteDone<O> {
     Applied(O),
     /// Its log slot was taken by another leader's entry: certainly no effect.
     NotCommitted,
+    /// A snapshot installed here covered its index before this node applied it: it may or
+    /// may not have taken effect.
+    Unknown,
+}
+
+/// What a waiting write's entry became so far.
+enum Fate<O> {
+    Waiting,
+    Applied(O),
+    /// Covered by an installed snapshot.
+    Skipped,
 }
 
 /// Why a proposal or read was refused at once.
@@ -85,7 +120,7 @@ pub struct GroupCore<S: StateMachine, W, R> {
     persists: VecDeque<PendingPersist>,
     staged: LogIndex,
     visible: LogIndex,
-    writes: BTreeMap<LogIndex, (Ballot, W, Option<S::Outcome>)>,
+    writes: BTreeMap<LogIndex, (Ballot, W, Fate<S::Outcome>)>,
     reads: BTreeMap<u64, R>,
     ready_reads: Vec<(LogIndex, R)>,
     snapshot_wanted: BTreeSet<MemberId>,
@@ -157,7 +192,7 @@ impl<S: StateMachine, W, R> GroupCore<S, W, R> {
     pub fn propose(&mut self, cmd: Vec<u8>, waiter: W) -> Result<LogIndex, (W, Refused)> {
         match self.replica.propose(cmd) {
             Ok((index, ballot)) => {
-                self.writes.insert(index, (ballot, waiter, None));
+                self.writes.insert(index, (ballot, waiter, Fate::Waiting));
                 Ok(index)
             }
             Err(ProposeError::NotLeader { leader }) => Err((waiter, Refused::NotLeader(leader))),
@@ -187,7 +222,8 @@ impl<S: StateMachine, W, R> GroupCore<S, W, R> {
                     store.put_hard_state(self.slot, hs);
                 }
                 let mut persisted = None;
-                if let Some((meta, _)) = &ready.snapshot {
+                if let Some((meta, data)) = &ready.snapshot {
+                    store.put_snapshot(self.slot, meta, data);
                     persisted = Some((meta.index, meta.ballot));
                 }
                 if let Some(first) = ready.entries.first() {
@@ -220,22 +256,34 @@ impl<S: StateMachine, W, R> GroupCore<S, W, R> {
                     "a snapshot moves the state forward"
                 );
                 self.sm.install(&meta, &data);
+                // Writes at indexes this node never applied: the snapshot may hold them.
+                for (_, (_, _, fate)) in self.writes.range_mut(self.staged + 1..=meta.index) {
+                    *fate = Fate::Skipped;
+                }
                 self.staged = meta.index;
             }
             for e in ready.committed {
                 assert_eq!(e.index, self.staged + 1, "entries applied in order, once");
-                let membership = match &e.payload {
-                    wire::replication::Payload::Conf(_) => {
-                        Some(self.replica.membership_at(e.index))
+                let outcome = match &e.payload {
+                    Payload::Conf(_) => {
+                        let membership = self.replica.membership_at(e.index);
+                        self.sm.apply(&e, Some(&membership))
                     }
-                    _ => None,
+                    Payload::Split(spec) => {
+                        let child = SplitChild {
+                            group: spec.new_group,
+                            persisted: self.replica.split_child(&e),
+                            lead: self.replica.is_leader(),
+                        };
+                        self.sm.apply_split(&e, child)
+                    }
+                    Payload::Command(_) | Payload::Noop => self.sm.apply(&e, None),
                 };
-                let outcome = self.sm.apply(&e, membership.as_ref());
                 self.staged = e.index;
                 if let Some(w) = self.writes.get_mut(&e.index)
                     && w.0 == e.ballot
                 {
-                    w.2 = Some(outcome);
+                    w.2 = Fate::Applied(outcome);
                 }
             }
             for r in ready.reads {
@@ -310,10 +358,11 @@ impl<S: StateMachine, W, R> GroupCore<S, W, R> {
             if i > v {
                 break;
             }
-            let (_, (_, w, outcome)) = self.writes.pop_first().expect("checked");
-            let done = match outcome {
-                Some(o) => WriteDone::Applied(o),
-                None => WriteDone::NotCommitted,
+            let (_, (_, w, fate)) = self.writes.pop_first().expect("checked");
+            let done = match fate {
+                Fate::Applied(o) => WriteDone::Applied(o),
+                Fate::Waiting => WriteDone::NotCommitted,
+                Fate::Skipped => WriteDone::Unknown,
             };
             out.writes.push((w, done));
         }

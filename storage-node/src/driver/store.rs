@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use wire::peer::StoredEntry;
-use wire::replication::{Ballot, Entry, HardState};
+use wire::replication::{Ballot, Entry, HardState, SnapshotMeta};
 
 use crate::wal::Record;
 
@@ -34,6 +34,10 @@ pub trait LogStore {
     /// Entries supersede stored entries at their indexes and after; `prev_ballot` is the
     /// ballot of the entry before `entries[0]`.
     fn put_entries(&mut self, slot: Slot, prev_ballot: Ballot, entries: &[Entry]);
+    /// A snapshot the replica installs, put before the entries of the same persist (the
+    /// simulator's stores keep it as a log record). The daemon makes an install durable
+    /// through the engine instead (`shell.rs`), so by default nothing is put.
+    fn put_snapshot(&mut self, _slot: Slot, _meta: &SnapshotMeta, _data: &[u8]) {}
     fn barrier(&mut self, slot: Slot) -> Ticket;
 }
 

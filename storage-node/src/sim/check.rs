@@ -116,7 +116,7 @@ impl World {
         let mut out = String::new();
         for (m, n) in self.group_members(group) {
             let node = &self.nodes[&n];
-            let st = node.hosts.get(&group).map(|h| h.replica.status());
+            let st = node.hosts.get(&group).map(|h| h.replica().status());
             out.push_str(&format!(
                 "\n    {m} on node {n} (az {}, up {}): {st:?}",
                 node.az, node.up
@@ -152,7 +152,7 @@ impl World {
             let commit = self
                 .leader_node(g)
                 .and_then(|n| self.nodes[&n].hosts.get(&g))
-                .map(|h| h.replica.status().commit);
+                .map(|h| h.replica().status().commit);
             match commit {
                 Some(c) if c >= max_acked => {}
                 Some(c) => self.check.violation(format!(
@@ -176,7 +176,7 @@ impl World {
         // Convergence: every member reached the mid-heal commit point.
         for (&g, &mark) in &self.check.marks.clone() {
             for (m, n) in self.group_members(g) {
-                let Some(s) = self.nodes[&n].hosts.get(&g).map(|h| h.replica.status()) else {
+                let Some(s) = self.nodes[&n].hosts.get(&g).map(|h| h.replica().status()) else {
                     let d = self.describe_group(g);
                     self.check.violation(format!(
                         "convergence: {m} of {g} has no replica on node {n} after healing:{d}"

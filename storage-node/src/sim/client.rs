@@ -225,6 +225,8 @@ impl World {
             .map_or(0, |x| x.attempts);
         match reply {
             Reply::Written(_) | Reply::Value(_) => self.finish_op(c, Some(reply), true),
+            // The write may have taken effect: its outcome is unknown.
+            Reply::Ambiguous => self.finish_op(c, None, true),
             Reply::Redirect(hint) if attempts < ATTEMPTS_MAX => {
                 let node = hint.and_then(|m| self.directory.get(&(st.group, m)).copied());
                 let node = match node {

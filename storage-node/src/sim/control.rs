@@ -112,7 +112,7 @@ impl World {
         if n.up {
             let replica = Replica::new(id, group, settings, seed, Persisted::joining(membership))
                 .expect("valid settings");
-            n.hosts.insert(group, Host::new(replica, Kv::new(0, 0), 0));
+            n.hosts.insert(group, Host::new(replica, Kv::new(0, 0)));
         }
         id
     }
@@ -134,7 +134,11 @@ impl World {
     ) -> Option<(NodeId, wire::replication::Membership, LogIndex)> {
         let n = self.leader_node(group)?;
         let h = self.nodes[&n].hosts.get(&group)?;
-        Some((n, h.replica.membership().clone(), h.replica.status().commit))
+        Some((
+            n,
+            h.replica().membership().clone(),
+            h.replica().status().commit,
+        ))
     }
 
     fn advance(&mut self, p: &mut Plan) {
@@ -144,7 +148,7 @@ impl World {
         // Is the last membership change committed on the leader?
         let conf_committed = {
             let h = &self.nodes[&leader].hosts[&p.group];
-            let r = &h.replica;
+            let r = h.replica();
             r.membership_at(commit) == membership
         };
         let change = match p.step {
@@ -227,7 +231,7 @@ impl World {
         self.with_host(leader, group, |h, _, _| {
             // Refusals (not ready, pending change, not caught up) are
             // retried at the next control step.
-            let _ = h.replica.propose_conf(change);
+            let _ = h.replica_mut().propose_conf(change);
         });
     }
 
@@ -236,9 +240,9 @@ impl World {
         let Some(n) = self.leader_node(group) else {
             return false;
         };
-        let me = self.nodes[&n].hosts[&group].replica.id();
+        let me = self.nodes[&n].hosts[&group].replica().id();
         let candidates: Vec<MemberId> = self.nodes[&n].hosts[&group]
-            .replica
+            .replica()
             .membership()
             .members()
             .iter()
@@ -251,7 +255,7 @@ impl World {
         let to = candidates[self.rng.below(candidates.len() as u64) as usize];
         self.control.transfers += 1;
         self.with_host(n, group, |h, _, _| {
-            let _ = h.replica.transfer_leader(to);
+            let _ = h.replica_mut().transfer_leader(to);
         });
         true
     }

@@ -88,12 +88,12 @@ impl World {
         let on_n: Vec<(wire::replication::GroupId, wire::replication::MemberId)> = self.nodes[&n]
             .hosts
             .iter()
-            .map(|(&g, h)| (g, h.replica.id()))
+            .map(|(&g, h)| (g, h.replica().id()))
             .collect();
         for (g, m) in on_n {
             for (_, other) in self.group_members(g) {
                 if other != n {
-                    self.with_host(other, g, |h, _, _| h.replica.peer_unreachable(m));
+                    self.with_host(other, g, |h, _, _| h.replica_mut().peer_unreachable(m));
                 }
             }
         }
@@ -110,7 +110,7 @@ impl World {
                 || node
                     .hosts
                     .get(&g)
-                    .is_some_and(|h| h.replica.status().damaged)
+                    .is_some_and(|h| h.replica().status().damaged)
         });
         if damaged || members.is_empty() {
             return;

@@ -1,19 +1,27 @@
-//! The simulator's driver for one replica: it carries out each `Ready`
-//! exactly as the contract in `replication/ready.rs` says (persist, then
-//! send what waits for persistence, apply in order, answer reads once
-//! applied), against a [`SimStore`] and the [`Kv`] state machine, and hands
-//! everything that leaves the node back to the world as [`Out`].
+//! The simulator's adapter around the daemon's group core: one replica is a
+//! [`GroupCore`] (`driver/core.rs`, the very `Ready` contract the daemon
+//! runs) over the simulated state machine [`SimSm`] (`kv.rs`: the [`Kv`]
+//! plus what applying did that the world must hear about) and a
+//! [`SimLogStore`] (the
+//! core's persistence seam over a [`SimStore`]). Everything that leaves the
+//! node goes back to the world as [`Out`].
 //!
-//! Volatile: the replica, the state machine, pending client requests. A
-//! crash drops the host; only its store survives.
+//! The sim applies synchronously: whatever the core stages is visible at
+//! once (`with_core`). Each persistence barrier is one simulated sync
+//! (`Out::syncs`); a sync completion makes the store durable and reports
+//! the oldest pending ticket. A snapshot for a lagging peer is the `Kv`
+//! encoded at the visible index.
+//!
+//! Volatile: the core (replica, state machine, waiting clients). A crash
+//! drops the host; only its store survives.
 
-use std::collections::{BTreeMap, VecDeque};
+use wire::replication::{Ballot, Entry, HardState, LogIndex, Role, SnapshotMeta};
 
-use wire::replication::{Ballot, Entry, Envelope, LogIndex, Payload, Role};
-
-use super::kv::{Command, Kv};
+use super::kv::{Applied, Child, Command, Kv, SimSm};
 use super::store::{Record, SimStore};
-use crate::replication::{ReadResult, Replica};
+use crate::driver::core::{CoreOut, GroupCore, Refused, WriteDone};
+use crate::driver::store::{LogStore, Slot, Ticket};
+use crate::replication::Replica;
 
 /// A client request id (unique in a simulation).
 pub type ReqId = u64;
@@ -25,6 +33,9 @@ pub enum Reply {
     Written(bool),
     /// The write can no longer take effect (its entry was replaced).
     NotCommitted,
+    /// The write's index was covered by a snapshot before this node applied
+    /// it: it may or may not have taken effect.
+    Ambiguous,
     Value(Option<u64>),
     /// Not the leader; try this member's node.
     Redirect(Option<wire::replication::MemberId>),
@@ -35,26 +46,10 @@ pub enum Reply {
     WrongGroup,
 }
 
-/// A group this member starts because it applied a split entry.
-pub struct Child {
-    pub group: wire::replication::GroupId,
-    pub persisted: crate::replication::Persisted,
-    pub kv: Kv,
-    /// This member led the parent when it applied the split: the child
-    /// campaigns at once.
-    pub lead: bool,
-}
-
-/// One pending fsync: what waits for it.
-struct Sync {
-    after: Vec<Envelope>,
-    persisted: Option<(LogIndex, Ballot)>,
-}
-
 /// Effects for the world to carry out.
 #[derive(Default)]
 pub struct Out {
-    pub send: Vec<Envelope>,
+    pub send: Vec<wire::replication::Envelope>,
     /// Schedule one more sync completion for this host.
     pub syncs: usize,
     pub replies: Vec<(ReqId, Reply)>,
@@ -68,236 +63,212 @@ pub struct Out {
     pub snapshot_installed: Option<LogIndex>,
 }
 
+/// The core's persistence seam over a [`SimStore`]: puts are the store's
+/// volatile writes; every barrier is a new ticket and one sync to schedule.
+pub struct SimLogStore<'a> {
+    store: &'a mut SimStore,
+    last_ticket: &'a mut u64,
+    syncs: &'a mut usize,
+}
+
+impl LogStore for SimLogStore<'_> {
+    fn put_hard_state(&mut self, _slot: Slot, hs: HardState) {
+        self.store.write_hard(hs);
+    }
+
+    fn put_entries(&mut self, _slot: Slot, _prev_ballot: Ballot, entries: &[Entry]) {
+        if !entries.is_empty() {
+            self.store.write(Record::Entries(entries.to_vec()));
+        }
+    }
+
+    fn put_snapshot(&mut self, _slot: Slot, meta: &SnapshotMeta, data: &[u8]) {
+        self.store.write(Record::Snap(meta.clone(), data.to_vec()));
+    }
+
+    fn barrier(&mut self, _slot: Slot) -> Ticket {
+        *self.last_ticket += 1;
+        *self.syncs += 1;
+        Ticket(*self.last_ticket)
+    }
+}
+
+type Core = GroupCore<SimSm, ReqId, (ReqId, u64)>;
+type CoreOutput = CoreOut<Applied, ReqId, (ReqId, u64)>;
+
 pub struct Host {
-    pub replica: Replica,
-    pub kv: Kv,
-    pub kv_applied: LogIndex,
-    syncs: VecDeque<Sync>,
-    writes: BTreeMap<LogIndex, (Ballot, ReqId, Command)>,
-    reads: BTreeMap<u64, (ReqId, u64)>,
-    ready_reads: Vec<(LogIndex, ReqId, u64)>,
-    next_read: u64,
+    core: Core,
+    last_ticket: u64,
 }
 
 impl Host {
-    pub fn new(replica: Replica, kv: Kv, kv_applied: LogIndex) -> Host {
+    /// A replica whose state machine holds `kv` (its state at the
+    /// replica's applied index).
+    pub fn new(replica: Replica, kv: Kv) -> Host {
+        let slot = Slot(replica.group().0);
         Host {
-            replica,
-            kv,
-            kv_applied,
-            syncs: VecDeque::new(),
-            writes: BTreeMap::new(),
-            reads: BTreeMap::new(),
-            ready_reads: Vec::new(),
-            next_read: 0,
+            core: GroupCore::new(replica, SimSm::new(kv), slot),
+            last_ticket: 0,
         }
     }
 
-    /// Carry out everything the replica asks for now.
-    pub fn drive(&mut self, store: &mut SimStore, out: &mut Out) {
+    pub fn replica(&self) -> &Replica {
+        self.core.replica()
+    }
+
+    pub fn replica_mut(&mut self) -> &mut Replica {
+        self.core.replica_mut()
+    }
+
+    pub fn kv(&self) -> &Kv {
+        &self.core.sm().kv
+    }
+
+    /// Runs `f` on the core, then carries out everything that follows.
+    fn with_core(
+        &mut self,
+        store: &mut SimStore,
+        out: &mut Out,
+        f: impl FnOnce(&mut Core, &mut SimLogStore<'_>, &mut CoreOutput),
+    ) {
+        let mut log = SimLogStore {
+            store,
+            last_ticket: &mut self.last_ticket,
+            syncs: &mut out.syncs,
+        };
+        let mut co = CoreOutput::default();
+        f(&mut self.core, &mut log, &mut co);
         loop {
-            let ready = self.replica.take_ready();
-            if ready.is_empty() {
+            self.core.drive(&mut log, &mut co);
+            if self.core.staged() > self.core.visible() {
+                self.core.visible_moved(&mut log, &mut co);
+                continue;
+            }
+            if co.snapshots_wanted.is_empty() {
                 break;
             }
-            let needs_persist = ready.needs_persist();
-            out.send.extend(ready.messages);
-            if needs_persist {
-                if let Some(hs) = ready.hard_state {
-                    store.write_hard(hs);
-                }
-                let mut persisted = None;
-                if let Some((meta, data)) = &ready.snapshot {
-                    store.write(Record::Snap(meta.clone(), data.clone()));
-                    persisted = Some((meta.index, meta.ballot));
-                }
-                if let Some(last) = ready.entries.last() {
-                    persisted = Some((last.index, last.ballot));
-                    store.write(Record::Entries(ready.entries.clone()));
-                }
-                self.syncs.push_back(Sync {
-                    after: ready.messages_after_persist,
-                    persisted,
-                });
-                out.syncs += 1;
-            } else if !ready.messages_after_persist.is_empty() {
-                match self.syncs.back_mut() {
-                    Some(s) => s.after.extend(ready.messages_after_persist),
-                    None => out.send.extend(ready.messages_after_persist),
-                }
+            let at = self.core.visible();
+            let data = self.core.sm().kv.encode();
+            for peer in std::mem::take(&mut co.snapshots_wanted) {
+                self.core
+                    .replica_mut()
+                    .send_snapshot_at(peer, at, data.clone());
             }
-            if let Some((meta, data)) = ready.snapshot {
-                self.kv = Kv::decode(&data, (0, 0));
-                self.kv_applied = meta.index;
-                out.snapshot_installed = Some(meta.index);
-            }
-            let mut last_applied = None;
-            for e in ready.committed {
-                self.apply(&e, out);
-                last_applied = Some(e.index);
-                out.applied.push(e);
-            }
-            if let Some(i) = last_applied {
-                self.replica.on_applied(i);
-            }
-            for r in ready.reads {
-                match r {
-                    ReadResult::Ready { id, index } => {
-                        if let Some((req, key)) = self.reads.remove(&id) {
-                            self.ready_reads.push((index, req, key));
-                        }
-                    }
-                    ReadResult::Failed { id, .. } => {
-                        if let Some((req, _)) = self.reads.remove(&id) {
-                            out.replies.push((req, Reply::Retry));
-                        }
-                    }
-                }
-            }
-            for peer in ready.snapshot_needed {
-                let data = self.kv.encode();
-                debug_assert_eq!(self.kv_applied, self.replica.applied());
-                self.replica.send_snapshot(peer, data);
-            }
-            self.answer_reads(out);
         }
+        self.deliver(co, out);
     }
 
-    fn apply(&mut self, e: &Entry, out: &mut Out) {
-        assert_eq!(
-            e.index,
-            self.kv_applied + 1,
-            "entries applied in order, once"
-        );
-        let mut result = Some(true);
-        match &e.payload {
-            Payload::Command(bytes) => {
-                let c = Command::decode(bytes).expect("the sim only proposes valid commands");
-                result = self.kv.apply(&c);
-            }
-            Payload::Split(spec) => {
-                let at = u64::from_le_bytes(
-                    spec.key[..]
-                        .try_into()
-                        .expect("the sim's split keys are 8 bytes"),
-                );
-                out.children.push(Child {
-                    group: spec.new_group,
-                    persisted: self.replica.split_child(e),
-                    kv: self.kv.split_off(at),
-                    lead: self.replica.is_leader(),
-                });
-            }
-            Payload::Noop | Payload::Conf(_) => {}
-        }
-        self.kv_applied = e.index;
-        if let Some((ballot, req, _)) = self.writes.remove(&e.index) {
-            let reply = match result {
-                _ if ballot != e.ballot => Reply::NotCommitted,
-                Some(held) => {
-                    out.acked.push((e.index, e.ballot));
-                    Reply::Written(held)
-                }
-                None => Reply::WrongGroup,
+    fn deliver(&mut self, co: CoreOutput, out: &mut Out) {
+        out.send.extend(co.send);
+        for (req, done) in co.writes {
+            let reply = match done {
+                WriteDone::Applied(a) => match a.result {
+                    Some(held) => {
+                        out.acked.push((a.index, a.ballot));
+                        Reply::Written(held)
+                    }
+                    None => Reply::WrongGroup,
+                },
+                WriteDone::NotCommitted => Reply::NotCommitted,
+                WriteDone::Unknown => Reply::Ambiguous,
             };
             out.replies.push((req, reply));
         }
+        let kv = &self.core.sm().kv;
+        for (req, key) in co.reads {
+            let reply = if kv.owns(key) {
+                Reply::Value(kv.get(key))
+            } else {
+                Reply::WrongGroup
+            };
+            out.replies.push((req, reply));
+        }
+        for ((req, _), _) in co.reads_failed {
+            out.replies.push((req, Reply::Retry));
+        }
+        let sm = self.core.sm_mut();
+        out.applied.append(&mut sm.applied);
+        out.children.append(&mut sm.children);
+        if let Some(i) = sm.installed.take() {
+            out.snapshot_installed = Some(i);
+        }
     }
 
-    fn answer_reads(&mut self, out: &mut Out) {
-        let applied = self.kv_applied;
-        let kv = &self.kv;
-        self.ready_reads.retain(|&(index, req, key)| {
-            if index <= applied {
-                let reply = if kv.owns(key) {
-                    Reply::Value(kv.get(key))
-                } else {
-                    Reply::WrongGroup
-                };
-                out.replies.push((req, reply));
-                false
-            } else {
-                true
+    /// Carry out everything the replica asks for now (the world calls this
+    /// after every other call).
+    pub fn drive(&mut self, store: &mut SimStore, out: &mut Out) {
+        self.with_core(store, out, |_, _, _| {});
+    }
+
+    /// The oldest pending sync completed (the store syncs everything
+    /// written so far; the core hears of its oldest barrier).
+    pub fn sync_done(&mut self, store: &mut SimStore, out: &mut Out) {
+        store.sync();
+        self.with_core(store, out, |core, log, co| {
+            if let Some(t) = core.waiting_for() {
+                core.persisted(t, log, co);
             }
         });
     }
 
-    /// The oldest pending sync completed.
-    pub fn sync_done(&mut self, store: &mut SimStore, out: &mut Out) {
-        let s = self.syncs.pop_front().expect("a sync was pending");
-        store.sync();
-        out.send.extend(s.after);
-        if let Some((i, b)) = s.persisted {
-            self.replica.on_persisted(i, b);
-        }
-        self.drive(store, out);
-    }
-
     pub fn write(&mut self, req: ReqId, c: Command, out: &mut Out) {
-        if !self.kv.owns(c.key()) && self.replica.is_leader() {
+        if !self.kv().owns(c.key()) && self.replica().is_leader() {
             // Ownership only shrinks: this group will never take it.
             out.replies.push((req, Reply::WrongGroup));
             return;
         }
-        match self.replica.propose(c.encode()) {
-            Ok((index, ballot)) => {
-                self.writes.insert(index, (ballot, req, c));
-            }
-            Err(crate::replication::ProposeError::NotLeader { leader }) => {
+        match self.core.propose(c.encode(), req) {
+            Ok(_) => {}
+            Err((req, Refused::NotLeader(leader))) => {
                 out.replies.push((req, Reply::Redirect(leader)));
             }
-            Err(_) => out.replies.push((req, Reply::Retry)),
+            Err((req, Refused::Retry)) => out.replies.push((req, Reply::Retry)),
         }
     }
 
     pub fn strong_read(&mut self, req: ReqId, key: u64) {
-        self.next_read += 1;
-        self.reads.insert(self.next_read, (req, key));
-        self.replica.read(self.next_read);
+        self.core.read((req, key));
     }
 
     pub fn eventual_read(&mut self, req: ReqId, key: u64, out: &mut Out) {
-        let reply = if self.replica.membership().role(self.replica.id()) != Some(Role::Full) {
+        let r = self.replica();
+        let reply = if r.membership().role(r.id()) != Some(Role::Full) {
             Reply::Retry
-        } else if !self.kv.owns(key) {
+        } else if !self.kv().owns(key) {
             Reply::WrongGroup
         } else {
-            Reply::Value(self.kv.get(key))
+            Reply::Value(self.kv().get(key))
         };
         out.replies.push((req, reply));
     }
 
     /// Checkpoint: persist the state machine and release the log before it.
     pub fn checkpoint(&mut self, store: &mut SimStore, out: &mut Out) {
-        let applied = self.replica.applied();
-        let role = self.replica.membership().role(self.replica.id());
-        let status = self.replica.status();
+        let r = self.replica();
+        let applied = r.applied();
+        let role = r.membership().role(r.id());
         if role != Some(Role::Full) && role != Some(Role::Learner) {
             return; // a Log member keeps its log until it is removed
         }
-        let upto = applied.min(status.stable);
-        if upto == 0 {
-            return;
-        }
-        let Some(ballot) = self.replica.entry(upto).map(|e| e.ballot) else {
-            return;
-        };
-        let membership = self.replica.membership_at(upto);
-        let meta = wire::replication::SnapshotMeta {
-            index: upto,
-            ballot,
-            membership,
-        };
-        if self.kv_applied != upto {
+        let upto = applied.min(r.status().stable);
+        if upto == 0 || self.core.visible() != upto {
             return; // snapshot only exactly where the state machine is
         }
-        let data = self.kv.encode();
+        let Some(ballot) = r.entry(upto).map(|e| e.ballot) else {
+            return;
+        };
+        let meta = SnapshotMeta {
+            index: upto,
+            ballot,
+            membership: r.membership_at(upto),
+        };
+        let data = self.kv().encode();
         // A checkpoint is its own durable write (volatile records queued
         // before it become durable with it, which is only earlier than
         // their sync reports).
         store.write(Record::Snap(meta, data));
         store.sync();
-        self.replica.compact(upto);
+        self.replica_mut().compact(upto);
         self.drive(store, out);
     }
 }

@@ -8,12 +8,21 @@
 //! Snapshot layout: `lo u64 | hi u64 | (key u64 | value u64)*`, little
 //! endian; an empty snapshot means "the group's initial state".
 //!
+//! [`SimSm`] is the [`Kv`] as the daemon's group core (`driver/core.rs`)
+//! sees it: a [`StateMachine`] that also keeps what applying did for the
+//! world (entries applied, groups born from splits, the last install),
+//! drained by the host (`host.rs`) after every call.
+//!
 //! Command layout (little endian): `op u8 | key u64 | value u64 |
 //! expected_tag u8 | expected u64`. `op`: 1 put, 2 delete, 3 conditional
 //! put (write `value` only if the current value equals `expected`, where
 //! tag 0 means "absent").
 
 use std::collections::BTreeMap;
+
+use wire::replication::{Ballot, Entry, LogIndex, Membership, SnapshotMeta};
+
+use crate::driver::core::{SplitChild, StateMachine};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -184,6 +193,91 @@ impl Kv {
             map: chunks.map(pair).collect(),
             lo,
             hi,
+        }
+    }
+}
+
+/// A group this member starts because it applied a split entry.
+pub struct Child {
+    pub group: wire::replication::GroupId,
+    pub persisted: crate::replication::Persisted,
+    pub kv: Kv,
+    /// This member led the parent when it applied the split: the child
+    /// campaigns at once.
+    pub lead: bool,
+}
+
+/// What applying an entry tells its writer: the entry, and for a command
+/// `None` if the group does not own the key, else whether a condition held.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub index: LogIndex,
+    pub ballot: Ballot,
+    pub result: Option<bool>,
+}
+
+/// The simulated state machine as the core sees it: the [`Kv`], and the
+/// effects of applying (drained into [`Out`] after every host call).
+pub struct SimSm {
+    pub kv: Kv,
+    pub(super) applied: Vec<Entry>,
+    pub(super) children: Vec<Child>,
+    pub(super) installed: Option<LogIndex>,
+}
+
+impl SimSm {
+    pub fn new(kv: Kv) -> SimSm {
+        SimSm {
+            kv,
+            applied: Vec::new(),
+            children: Vec::new(),
+            installed: None,
+        }
+    }
+}
+
+impl StateMachine for SimSm {
+    type Outcome = Applied;
+
+    fn apply(&mut self, entry: &Entry, _membership: Option<&Membership>) -> Applied {
+        let mut result = None;
+        if let wire::replication::Payload::Command(bytes) = &entry.payload {
+            let c = Command::decode(bytes).expect("the sim only proposes valid commands");
+            result = self.kv.apply(&c);
+        }
+        self.applied.push(entry.clone());
+        Applied {
+            index: entry.index,
+            ballot: entry.ballot,
+            result,
+        }
+    }
+
+    fn install(&mut self, meta: &SnapshotMeta, data: &[u8]) {
+        self.kv = Kv::decode(data, (0, 0));
+        self.installed = Some(meta.index);
+    }
+
+    fn apply_split(&mut self, entry: &Entry, child: SplitChild) -> Applied {
+        let wire::replication::Payload::Split(spec) = &entry.payload else {
+            unreachable!("the core passes split entries only")
+        };
+        let at = u64::from_le_bytes(
+            spec.key[..]
+                .try_into()
+                .expect("the sim's split keys are 8 bytes"),
+        );
+        self.children.push(Child {
+            group: child.group,
+            persisted: child.persisted,
+            kv: self.kv.split_off(at),
+            lead: child.lead,
+        });
+        self.applied.push(entry.clone());
+        Applied {
+            index: entry.index,
+            ballot: entry.ballot,
+            result: None,
         }
     }
 }

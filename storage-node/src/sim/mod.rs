@@ -7,8 +7,9 @@
 //!   loss, duplication, delay and so reordering);
 //! - [`store`]: simulated replica stores (unsynced writes lost or torn on a
 //!   crash, bit flips detected by checksums);
-//! - [`host`]: the driver of one replica (the `Ready` contract) with the
-//!   [`kv`] state machine;
+//! - [`host`]: one replica = the daemon's group core
+//!   (`driver/core.rs`, the `Ready` contract) over the [`kv`] state machine
+//!   and a simulated store;
 //! - [`client`]: the client workload and its recorded history;
 //! - [`control`]: membership replacement through a log replica, and
 //!   leader transfers, as the control plane will drive them;
@@ -36,6 +37,8 @@ pub mod split;
 pub mod store;
 pub mod world;
 
+#[cfg(test)]
+mod host_tests;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]

@@ -42,7 +42,7 @@ fn leader(w: &World) -> NodeId {
 }
 
 fn ballot_of(w: &World, n: NodeId) -> u64 {
-    w.nodes[&n].hosts[&G].replica.status().ballot.0
+    w.nodes[&n].hosts[&G].replica().status().ballot.0
 }
 
 /// A node hosting a member of group 0 other than `leader`'s.
@@ -69,7 +69,7 @@ fn leader_crash_mid_batch() {
     // Wait for a moment when the leader has entries not yet committed.
     let mut t = 1_500;
     while {
-        let s = w.nodes[&old].hosts[&G].replica.status();
+        let s = w.nodes[&old].hosts[&G].replica().status();
         s.last_index == s.commit
     } {
         t += 1;
@@ -97,8 +97,8 @@ fn follower_loses_unsynced_tail() {
     w.run_until(1_600);
     w.start_node(f);
     finish_clean(&mut w);
-    let leader_commit = w.nodes[&leader(&w)].hosts[&G].replica.status().commit;
-    let s = w.nodes[&f].hosts[&G].replica.status();
+    let leader_commit = w.nodes[&leader(&w)].hosts[&G].replica().status().commit;
+    let s = w.nodes[&f].hosts[&G].replica().status();
     assert!(
         s.commit + 50 >= leader_commit,
         "{s:?} vs leader commit {leader_commit}"
@@ -113,13 +113,13 @@ fn leader_isolated_from_followers_keeps_no_lease() {
     let mut w = World::new(quiet(13));
     w.run_until(1_500);
     let old = leader(&w);
-    assert!(w.nodes[&old].hosts[&G].replica.holds_lease());
+    assert!(w.nodes[&old].hosts[&G].replica().holds_lease());
     let nodes = all_nodes(&w);
     w.net.isolate(&[old], &nodes);
     // Lease: lease_ticks from the last acknowledged heartbeat.
     let lease_ms = u64::from(w.cfg.settings.lease_ticks) * w.cfg.tick_ms;
     w.run_until(1_500 + lease_ms + 2 * w.cfg.tick_ms);
-    let r = &w.nodes[&old].hosts[&G].replica;
+    let r = w.nodes[&old].hosts[&G].replica();
     assert!(!r.holds_lease(), "an isolated leader still holds its lease");
     w.run_until(3_000);
     let new = leader(&w);
@@ -141,8 +141,8 @@ fn false_failure_report_new_leader_waits_out_the_old_lease() {
     let mut w = World::new(quiet(19));
     w.run_until(1_500);
     let old = leader(&w);
-    assert!(w.nodes[&old].hosts[&G].replica.holds_lease());
-    let old_id = w.nodes[&old].hosts[&G].replica.id();
+    assert!(w.nodes[&old].hosts[&G].replica().holds_lease());
+    let old_id = w.nodes[&old].hosts[&G].replica().id();
     let nodes = all_nodes(&w);
     for n in &nodes {
         let tick = w.cfg.tick_ms;
@@ -155,7 +155,7 @@ fn false_failure_report_new_leader_waits_out_the_old_lease() {
     w.net.isolate(&[old], &nodes);
     for (_, n) in w.group_members(G) {
         if n != old {
-            w.with_host(n, G, |h, _, _| h.replica.peer_unreachable(old_id));
+            w.with_host(n, G, |h, _, _| h.replica_mut().peer_unreachable(old_id));
         }
     }
     let t0 = w.now;
@@ -167,10 +167,10 @@ fn false_failure_report_new_leader_waits_out_the_old_lease() {
         if new != old && elected.is_none() {
             elected = Some(t);
         }
-        if old_lease_end.is_none() && !w.nodes[&old].hosts[&G].replica.holds_lease() {
+        if old_lease_end.is_none() && !w.nodes[&old].hosts[&G].replica().holds_lease() {
             old_lease_end = Some(t);
         }
-        if new != old && new_lease.is_none() && w.nodes[&new].hosts[&G].replica.holds_lease() {
+        if new != old && new_lease.is_none() && w.nodes[&new].hosts[&G].replica().holds_lease() {
             new_lease = Some(t);
         }
     }
@@ -198,7 +198,7 @@ fn log_replica_replacement_then_leader_crash() {
     let mut w = World::new(quiet(14));
     w.run_until(1_000);
     let l = leader(&w);
-    let lid = w.nodes[&l].hosts[&G].replica.id();
+    let lid = w.nodes[&l].hosts[&G].replica().id();
     let victim = w
         .group_members(G)
         .into_iter()
@@ -213,7 +213,7 @@ fn log_replica_replacement_then_leader_crash() {
         w.run_until(t);
         assert!(t < 5_000, "replacement stuck: {:?}", w.control.plans);
     }
-    let m = w.nodes[&l].hosts[&G].replica.membership().clone();
+    let m = w.nodes[&l].hosts[&G].replica().membership().clone();
     assert_eq!(m.voter_count(), 3);
     assert_eq!(
         m.members().iter().filter(|x| x.role == Role::Log).count(),
@@ -225,7 +225,7 @@ fn log_replica_replacement_then_leader_crash() {
     w.run_until(t + 1_500);
     let new = leader(&w);
     assert_ne!(new, l);
-    let r = &w.nodes[&new].hosts[&G].replica;
+    let r = w.nodes[&new].hosts[&G].replica();
     assert_eq!(r.membership().role(r.id()), Some(Role::Full));
     // The leader stays down until the heal at the end of the chaos phase.
     finish_clean(&mut w);
@@ -265,7 +265,7 @@ fn long_down_member_catches_up_by_snapshot() {
     let f = a_follower(&w, l);
     w.crash_node(f);
     w.run_until(4_000);
-    let s = w.nodes[&leader(&w)].hosts[&G].replica.status();
+    let s = w.nodes[&leader(&w)].hosts[&G].replica().status();
     assert!(s.snapshot_index > 0, "the leader never compacted: {s:?}");
     let before = w.snapshots_sent;
     w.start_node(f);
@@ -273,10 +273,10 @@ fn long_down_member_catches_up_by_snapshot() {
     assert!(
         w.snapshots_sent > before,
         "no snapshot was sent to the returning member ({before} before): {:?}",
-        w.nodes[&f].hosts[&G].replica.status()
+        w.nodes[&f].hosts[&G].replica().status()
     );
-    let lc = w.nodes[&leader(&w)].hosts[&G].replica.status().commit;
-    let s = w.nodes[&f].hosts[&G].replica.status();
+    let lc = w.nodes[&leader(&w)].hosts[&G].replica().status().commit;
+    let s = w.nodes[&f].hosts[&G].replica().status();
     assert!(s.applied + 50 >= lc, "{s:?} vs leader commit {lc}");
     finish_clean(&mut w);
 }
@@ -303,7 +303,7 @@ fn split_under_load_with_a_member_down() {
     let l = leader(&w);
     let mut proposed = None;
     w.with_host(l, G, |h, _, _| {
-        proposed = Some(h.replica.propose_split(SplitSpec {
+        proposed = Some(h.replica_mut().propose_split(SplitSpec {
             new_group: child,
             key: 1u64.to_le_bytes().to_vec(),
         }));
@@ -315,15 +315,15 @@ fn split_under_load_with_a_member_down() {
     let cl = w
         .leader_node(child)
         .expect("the child elected a leader at once");
-    let cs = w.nodes[&cl].hosts[&child].replica.status();
+    let cs = w.nodes[&cl].hosts[&child].replica().status();
     assert!(cs.commit > index, "the child committed nothing yet: {cs:?}");
-    assert_eq!(w.nodes[&cl].hosts[&child].kv.range(), (1, 1000));
+    assert_eq!(w.nodes[&cl].hosts[&child].kv().range(), (1, 1000));
     let pl = leader(&w);
-    assert_eq!(w.nodes[&pl].hosts[&G].kv.range(), (0, 1));
+    assert_eq!(w.nodes[&pl].hosts[&G].kv().range(), (0, 1));
     // Keep the member down until the parent's leader compacted past the
     // split: it must then catch up without ever seeing the split entry.
     w.run_until(3_000);
-    let ps = w.nodes[&leader(&w)].hosts[&G].replica.status();
+    let ps = w.nodes[&leader(&w)].hosts[&G].replica().status();
     assert!(
         ps.snapshot_index > index,
         "no compaction past the split: {ps:?}"
@@ -332,13 +332,13 @@ fn split_under_load_with_a_member_down() {
     w.start_node(f);
     w.run_until(5_000);
     assert_eq!(w.children_rejoined, 1);
-    let fs = w.nodes[&f].hosts[&child].replica.status();
+    let fs = w.nodes[&f].hosts[&child].replica().status();
     let lc = w.nodes[&w.leader_node(child).expect("leader")].hosts[&child]
-        .replica
+        .replica()
         .status()
         .commit;
     assert!(fs.applied + 50 >= lc, "{fs:?} vs the child's commit {lc}");
-    assert_eq!(w.nodes[&f].hosts[&child].kv.range(), (1, 1000));
+    assert_eq!(w.nodes[&f].hosts[&child].kv().range(), (1, 1000));
     finish_clean(&mut w);
 }
 
@@ -354,16 +354,16 @@ fn refusals_are_typed() {
     let mut w = World::new(quiet(17));
     w.run_until(1_000);
     let l = leader(&w);
-    let lid = w.nodes[&l].hosts[&G].replica.id();
+    let lid = w.nodes[&l].hosts[&G].replica().id();
     let f = a_follower(&w, l);
-    let follower = &mut w
+    let follower = w
         .nodes
         .get_mut(&f)
         .expect("node")
         .hosts
         .get_mut(&G)
         .expect("host")
-        .replica;
+        .replica_mut();
     assert_eq!(
         follower.propose(vec![1]),
         Err(ProposeError::NotLeader { leader: Some(lid) })
@@ -377,14 +377,14 @@ fn refusals_are_typed() {
             error: ReadError::NotLeader { leader: Some(lid) }
         }]
     );
-    let leader_r = &mut w
+    let leader_r = w
         .nodes
         .get_mut(&l)
         .expect("node")
         .hosts
         .get_mut(&G)
         .expect("host")
-        .replica;
+        .replica_mut();
     assert_eq!(
         leader_r.transfer_leader(lid),
         Err(ProposeError::NotEligible(lid))

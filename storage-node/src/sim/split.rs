@@ -6,8 +6,9 @@
 //!   random group with a leader whose range holds at least two client keys
 //!   is split at a key inside it, under the leader's typed refusals
 //!   (`NotSettled` while a replacement runs, `NotReady`, ...).
-//! - Application (`start_child`): the member's driver (`host.rs`) divided
-//!   its state machine and asked the core for the child's starting point;
+//! - Application (`start_child`): the member's group core
+//!   (`driver/core.rs`) computed the child's starting point and the sim's
+//!   state machine (`host.rs`) divided its `Kv`;
 //!   here the child gets its own store (made durable at once: the real
 //!   engine splits a range as metadata in the same checkpoint) and its
 //!   replica. A member that replays the split after a restart finds the
@@ -23,8 +24,8 @@
 
 use wire::replication::{GroupId, LogIndex, Membership, SplitSpec};
 
-use super::host::{Child, Host};
-use super::kv::Kv;
+use super::host::Host;
+use super::kv::{Child, Kv};
 use super::net::NodeId;
 use super::store::SimStore;
 use super::world::World;
@@ -66,7 +67,7 @@ impl World {
         let Some(n) = self.leader_node(group) else {
             return;
         };
-        let (lo, hi) = self.nodes[&n].hosts[&group].kv.range();
+        let (lo, hi) = self.nodes[&n].hosts[&group].kv().range();
         // Client keys are `1000 g + 0..keys_per_group`.
         let keys: Vec<u64> = (lo..hi)
             .filter(|k| k % 1000 < self.cfg.keys_per_group)
@@ -81,7 +82,7 @@ impl World {
         };
         let mut accepted = false;
         self.with_host(n, group, |h, _, _| {
-            accepted = h.replica.propose_split(spec).is_ok();
+            accepted = h.replica_mut().propose_split(spec).is_ok();
         });
         if accepted {
             self.next_group += 1;
@@ -92,7 +93,6 @@ impl World {
 
     /// Member on node `n` applied a split of `parent`: start the child.
     pub(super) fn start_child(&mut self, n: NodeId, parent: GroupId, child: Child) {
-        let index = child.persisted.snapshot.index;
         if !self.groups.contains(&child.group) {
             self.record_split(parent, &child);
         }
@@ -105,17 +105,9 @@ impl World {
             return; // replayed after a restart, or removed from the child
         }
         let store = SimStore::split_child(&child.persisted, child.kv.encode());
-        self.add_member(
-            n,
-            child.group,
-            member,
-            store,
-            child.persisted,
-            child.kv,
-            index,
-        );
+        self.add_member(n, child.group, member, store, child.persisted, child.kv);
         if child.lead {
-            self.with_host(n, child.group, |h, _, _| h.replica.start_election());
+            self.with_host(n, child.group, |h, _, _| h.replica_mut().start_election());
         }
     }
 
@@ -163,7 +155,7 @@ impl World {
             self.children_rejoined += 1;
             let store = SimStore::joining(r.membership.clone());
             let p = Persisted::joining(r.membership.clone());
-            self.add_member(n, r.child, member, store, p, Kv::new(0, 0), 0);
+            self.add_member(n, r.child, member, store, p, Kv::new(0, 0));
         }
     }
 
@@ -190,7 +182,7 @@ impl World {
             self.children_rejoined += 1;
             let store = SimStore::joining(membership.clone());
             let p = Persisted::joining(membership);
-            self.add_member(n, child, member, store, p, Kv::new(0, 0), 0);
+            self.add_member(n, child, member, store, p, Kv::new(0, 0));
         }
     }
 
@@ -203,7 +195,6 @@ impl World {
         store: SimStore,
         p: Persisted,
         kv: Kv,
-        applied: LogIndex,
     ) {
         let settings = self.cfg.settings.clone();
         let seed = self.rng.next_u64();
@@ -212,7 +203,7 @@ impl World {
         if node.up {
             let replica =
                 Replica::new(member, group, settings, seed ^ member.0, p).expect("valid settings");
-            node.hosts.insert(group, Host::new(replica, kv, applied));
+            node.hosts.insert(group, Host::new(replica, kv));
         }
     }
 }

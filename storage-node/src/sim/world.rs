@@ -308,7 +308,6 @@ impl World {
                     rec.persisted.hard_state
                 );
             }
-            let applied = rec.persisted.applied;
             let replica = Replica::new(
                 *member,
                 group,
@@ -319,7 +318,7 @@ impl World {
             .expect("valid settings");
             node.hosts.insert(
                 group,
-                Host::new(replica, Kv::decode(&rec.data, initial[&group]), applied),
+                Host::new(replica, Kv::decode(&rec.data, initial[&group])),
             );
         }
         let life = node.life;
@@ -414,10 +413,10 @@ impl World {
             f(host, store, &mut out);
             host.drive(store, &mut out);
             if !out.applied.is_empty()
-                && host.replica.membership().role(host.replica.id())
+                && host.replica().membership().role(host.replica().id())
                     == Some(wire::replication::Role::Log)
             {
-                log_applied = Some(host.replica.id());
+                log_applied = Some(host.replica().id());
             }
         }
         if let Some(m) = log_applied {
@@ -437,7 +436,7 @@ impl World {
                 continue;
             }
             if let Some(h) = node.hosts.get(&group) {
-                let r = &h.replica;
+                let r = h.replica();
                 if r.is_leader() {
                     leaders.push((r.id(), r.status().ballot, r.membership().role(r.id())));
                 }
@@ -492,7 +491,7 @@ impl World {
                 if !self.directory.contains_key(&(group, env.to)) {
                     return;
                 }
-                self.with_host(n, group, |h, _, _| h.replica.step(env));
+                self.with_host(n, group, |h, _, _| h.replica_mut().step(env));
             }
             Ev::Sync(n, life, group) => {
                 if self.nodes[&n].life != life {
@@ -525,7 +524,7 @@ impl World {
             Ev::Mark => {
                 for g in self.groups.clone() {
                     if let Some(n) = self.leader_node(g) {
-                        let c = self.nodes[&n].hosts[&g].replica.status().commit;
+                        let c = self.nodes[&n].hosts[&g].replica().status().commit;
                         self.check.marks.insert(g, c);
                     }
                 }
@@ -555,11 +554,11 @@ impl World {
         for g in groups {
             let down_members = &down_members;
             self.with_host(n, g, |h, _, _| {
-                h.replica.tick();
-                if let Some(l) = h.replica.leader_hint()
+                h.replica_mut().tick();
+                if let Some(l) = h.replica().leader_hint()
                     && down_members.contains(&l)
                 {
-                    h.replica.peer_unreachable(l);
+                    h.replica_mut().peer_unreachable(l);
                 }
             });
         }
@@ -610,8 +609,8 @@ impl World {
             .iter()
             .filter(|(_, node)| node.up)
             .filter_map(|(&n, node)| node.hosts.get(&group).map(|h| (n, h)))
-            .filter(|(_, h)| h.replica.is_leader())
-            .max_by_key(|(_, h)| h.replica.status().ballot)
+            .filter(|(_, h)| h.replica().is_leader())
+            .max_by_key(|(_, h)| h.replica().status().ballot)
             .map(|(n, _)| n)
     }
 

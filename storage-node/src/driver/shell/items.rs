@@ -151,6 +151,7 @@ impl<D: Disk + Clone> Shell<D> {
                 WriteDone::Applied(Outcome::Applied) => ItemReply::Ok(w.old.flatten()),
                 WriteDone::Applied(Outcome::WrongGroup) => ItemReply::WrongGroup,
                 WriteDone::NotCommitted => ItemReply::NotCommitted,
+                WriteDone::Unknown => ItemReply::Ambiguous,
             };
             let _ = w.tx.send(reply);
         }
