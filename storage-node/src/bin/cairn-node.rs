@@ -5,6 +5,10 @@
 use clap::Parser;
 use storage_node::node::{NodeError, config::NodeArgs, run};
 
+/// mimalloc instead of glibc malloc: see the workspace Cargo.toml.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
