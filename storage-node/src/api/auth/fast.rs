@@ -27,10 +27,13 @@ use super::{ALGORITHM, SERVICE, format_amz_date};
 /// Signing keys kept (one per access key, day and region in use).
 pub const KEY_CACHE_MAX: usize = 64;
 
-/// (access key id, secret, `YYYYMMDD`, region) → signing key.
+/// What a signing key is derived from: access key id, secret, `YYYYMMDD`, region.
+type KeyId = (String, String, String, String);
+
+/// [`KeyId`] → signing key.
 #[derive(Default)]
 pub struct KeyCache {
-    keys: Mutex<HashMap<(String, String, String, String), [u8; 32]>>,
+    keys: Mutex<HashMap<KeyId, [u8; 32]>>,
 }
 
 impl KeyCache {
@@ -147,7 +150,7 @@ pub fn signature(
     to_sign.push('\n');
     to_sign.push_str(&amz_date);
     to_sign.push('\n');
-    let _ = write!(to_sign, "{day}/{region}/{SERVICE}/aws4_request\n");
+    let _ = writeln!(to_sign, "{day}/{region}/{SERVICE}/aws4_request");
     hex_into(&mut to_sign, &Sha256::digest(canonical.as_bytes()));
 
     let key = cache.signing_key(access_key, secret, day, region);
