@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use storage_node::api::testing::sign_headers;
 
-use crate::cluster::{Cluster, REGION};
+use crate::cluster::{AccessKey, Cluster, REGION};
 use crate::http::{self, HttpError, Response};
 
 /// Sends `CreateTable` for a table with one string hash key `pk`, on demand.
@@ -162,8 +162,27 @@ pub async fn raw_request(
     body: &[u8],
     signed: bool,
 ) -> Result<Response, HttpError> {
+    let key = signed.then(|| cluster.access_key());
+    let headers = request_headers(key, &addr.to_string(), operation, body);
+    // `http::request` adds host itself.
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(k, _)| k != "host")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    http::request(addr, "POST", "/", &refs, body, Duration::from_secs(10)).await
+}
+
+/// The headers of a `POST /` for `DynamoDB_20120810.<operation>`: host, content type,
+/// target and, when `key` is given, SigV4's (`x-amz-date`, `authorization`) signed now.
+pub fn request_headers(
+    key: Option<&AccessKey>,
+    host: &str,
+    operation: &str,
+    body: &[u8],
+) -> Vec<(String, String)> {
     let mut headers = vec![
-        ("host".to_owned(), addr.to_string()),
+        ("host".to_owned(), host.to_owned()),
         (
             "content-type".to_owned(),
             "application/x-amz-json-1.0".to_owned(),
@@ -173,8 +192,7 @@ pub async fn raw_request(
             format!("DynamoDB_20120810.{operation}"),
         ),
     ];
-    if signed {
-        let key = cluster.access_key();
+    if let Some(key) = key {
         let auth = sign_headers(
             &key.id,
             &key.secret,
@@ -187,13 +205,7 @@ pub async fn raw_request(
         );
         headers.extend(auth);
     }
-    // `http::request` adds host itself.
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter(|(k, _)| k != "host")
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    http::request(addr, "POST", "/", &refs, body, Duration::from_secs(10)).await
+    headers
 }
 
 /// The `__type` of a DynamoDB error body without its namespace

@@ -5,7 +5,7 @@
 //!
 //! What it still does, like any DynamoDB client: every request is a real `POST /` with
 //! `X-Amz-Target`, JSON 1.0 and a fresh SigV4 signature (`aws-sigv4`, the SDKs' own signer,
-//! through `storage_node::api::testing::sign_headers`); responses are read by their
+//! through [`crate::dynamo::request_headers`]); responses are read by their
 //! `Content-Length` (or chunked encoding) and parsed by [`crate::http::parse`]. No retries:
 //! a failure is returned to the caller.
 //!
@@ -15,13 +15,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use storage_node::api::testing::sign_headers;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::cluster::{AccessKey, REGION};
+use crate::cluster::AccessKey;
+use crate::dynamo::request_headers;
 use crate::http::{HttpError, RESPONSE_BYTES_MAX, Response, parse};
 
 /// One keep-alive connection to a node's DynamoDB endpoint.
@@ -73,28 +73,10 @@ impl DynamoConn {
 
     fn encode(&self, operation: &str, body: &[u8]) -> Vec<u8> {
         let host = self.addr.to_string();
-        let target = format!("DynamoDB_20120810.{operation}");
-        let headers = [
-            ("host".to_owned(), host),
-            (
-                "content-type".to_owned(),
-                "application/x-amz-json-1.0".to_owned(),
-            ),
-            ("x-amz-target".to_owned(), target),
-        ];
-        let auth = sign_headers(
-            &self.key.id,
-            &self.key.secret,
-            REGION,
-            "POST",
-            "/",
-            &headers,
-            body,
-            SystemTime::now(),
-        );
+        let headers = request_headers(Some(self.key.as_ref()), &host, operation, body);
         let mut out = Vec::with_capacity(body.len() + 512);
         out.extend_from_slice(b"POST / HTTP/1.1\r\n");
-        for (k, v) in headers.iter().chain(auth.iter()) {
+        for (k, v) in &headers {
             out.extend_from_slice(k.as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(v.as_bytes());
