@@ -45,6 +45,48 @@ const FAILURE_TAIL_LINES: usize = 60;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// The arguments of one etcd member named `name` storing in `data`, serving clients on
+/// `client` and peers on `peer` (URLs), in a new cluster `initial` (`name=peer,...`), with
+/// the cluster token `token` when given; warnings-only zap logs.
+pub fn etcd_args(
+    name: &str,
+    data: &Path,
+    client: &str,
+    peer: &str,
+    initial: &str,
+    token: Option<&str>,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "--name",
+        name,
+        "--data-dir",
+        &data.to_string_lossy(),
+        "--listen-client-urls",
+        client,
+        "--advertise-client-urls",
+        client,
+        "--listen-peer-urls",
+        peer,
+        "--initial-advertise-peer-urls",
+        peer,
+        "--initial-cluster",
+        initial,
+        "--initial-cluster-state",
+        "new",
+        "--logger",
+        "zap",
+        "--log-level",
+        "warn",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    if let Some(token) = token {
+        args.extend(["--initial-cluster-token".into(), token.into()]);
+    }
+    args
+}
+
 /// What to start.
 #[derive(Clone, Debug)]
 pub struct ClusterSpec {
@@ -183,31 +225,14 @@ impl Cluster {
         let etcd_dir = dir.join("etcd");
         let client = format!("http://127.0.0.1:{}", ports.etcd_client());
         let peer = format!("http://127.0.0.1:{}", ports.etcd_peer());
-        let etcd_args: Vec<OsString> = [
-            "--name",
+        let etcd_args = etcd_args(
             "etcd",
-            "--data-dir",
-            &etcd_dir.join("data").to_string_lossy(),
-            "--listen-client-urls",
+            &etcd_dir.join("data"),
             &client,
-            "--advertise-client-urls",
-            &client,
-            "--listen-peer-urls",
             &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-            "--initial-cluster",
             &format!("etcd={peer}"),
-            "--initial-cluster-state",
-            "new",
-            "--logger",
-            "zap",
-            "--log-level",
-            "warn",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
+            None,
+        );
         let etcd = Proc::new("etcd", &bins.etcd, etcd_args, dir.join("logs/etcd.log"));
 
         let mut cluster = Cluster {
@@ -532,6 +557,17 @@ impl Cluster {
     /// A DynamoDB client of node `k` (see [`Cluster::sdk_config`]).
     pub fn client(&self, k: usize) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::from_conf(self.sdk_config(k).build())
+    }
+
+    /// A client of node `k` that makes one attempt per call (no hidden retries: a failure
+    /// reaches the caller) and gives up on a call after `timeout`.
+    pub fn client_one_attempt(&self, k: usize, timeout: Duration) -> aws_sdk_dynamodb::Client {
+        let conf = self
+            .sdk_config(k)
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .timeout_config(TimeoutConfig::builder().operation_timeout(timeout).build())
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(conf)
     }
 
     /// The last `lines` of every process's log, with headers.

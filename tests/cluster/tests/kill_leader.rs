@@ -14,8 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use cairn_cluster_tests::dynamo::{create_table_ready, get, put};
 use cairn_cluster_tests::{Cluster, ClusterSpec};
 
@@ -87,18 +85,7 @@ async fn kill_leader() {
     let group = groups[0];
     let n = cluster.node_count();
     let clients: Vec<Client> = (0..n)
-        .map(|k| {
-            let conf = cluster
-                .sdk_config(k)
-                .retry_config(RetryConfig::standard().with_max_attempts(1))
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .operation_timeout(Duration::from_secs(5))
-                        .build(),
-                )
-                .build();
-            Client::from_conf(conf)
-        })
+        .map(|k| cluster.client_one_attempt(k, Duration::from_secs(5)))
         .collect();
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -7,10 +7,10 @@
 //! Settings are etcd's defaults (heartbeat 100 ms, election 1 s, one fsync per Raft batch),
 //! i.e. what an operator gets from `etcd --initial-cluster ...`.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use cairn_cluster_tests::cluster::etcd_args;
 use cairn_cluster_tests::http;
 use cairn_cluster_tests::ports::PortBlock;
 use cairn_cluster_tests::proc::Proc;
@@ -45,33 +45,14 @@ impl Etcd3 {
         let mut members = Vec::new();
         for i in 0..MEMBERS {
             let client = format!("http://127.0.0.1:{}", base + i as u16);
-            let args: Vec<OsString> = [
-                "--name",
+            let args = etcd_args(
                 &format!("m{i}"),
-                "--data-dir",
-                &dir.join(format!("m{i}")).to_string_lossy(),
-                "--listen-client-urls",
+                &dir.join(format!("m{i}")),
                 &client,
-                "--advertise-client-urls",
-                &client,
-                "--listen-peer-urls",
                 &peer(i),
-                "--initial-advertise-peer-urls",
-                &peer(i),
-                "--initial-cluster",
                 &initial,
-                "--initial-cluster-token",
-                "cairn-bench",
-                "--initial-cluster-state",
-                "new",
-                "--logger",
-                "zap",
-                "--log-level",
-                "warn",
-            ]
-            .iter()
-            .map(OsString::from)
-            .collect();
+                Some("cairn-bench"),
+            );
             let mut p = Proc::new(
                 &format!("etcd-m{i}"),
                 etcd,

@@ -17,9 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use cairn_cluster_tests::Cluster;
 use storage_node::rng::Rng;
 
@@ -107,20 +104,9 @@ fn largest_gap(points: &[Instant], from: Instant, to: Instant) -> Duration {
 pub async fn run(cluster: &mut Cluster, table: &str, keys: u64, seed: u64) -> Failover {
     let n = cluster.node_count();
     let conns: Vec<Conn> = (0..n)
-        .map(|k| {
-            let conf = cluster
-                .sdk_config(k)
-                .retry_config(RetryConfig::standard().with_max_attempts(1))
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .operation_timeout(Duration::from_secs(5))
-                        .build(),
-                )
-                .build();
-            Conn::Cairn {
-                client: Client::from_conf(conf),
-                table: Arc::from(table),
-            }
+        .map(|k| Conn::Cairn {
+            client: cluster.client_one_attempt(k, Duration::from_secs(5)),
+            table: Arc::from(table),
         })
         .collect();
     let groups: Vec<u64> = cluster

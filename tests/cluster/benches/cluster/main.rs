@@ -36,9 +36,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use cairn_cluster_tests::bins::Binaries;
 use cairn_cluster_tests::dynamo::create_table_ready;
 use cairn_cluster_tests::hist::Histogram;
@@ -243,20 +240,9 @@ fn cairn_conns(cluster: &Cluster, client: &str) -> Vec<Conn> {
 
 fn cairn_sdk_conns(cluster: &Cluster) -> Vec<Conn> {
     (0..cluster.node_count())
-        .map(|k| {
-            let conf = cluster
-                .sdk_config(k)
-                .retry_config(RetryConfig::standard().with_max_attempts(1))
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .operation_timeout(Duration::from_secs(10))
-                        .build(),
-                )
-                .build();
-            Conn::Cairn {
-                client: Client::from_conf(conf),
-                table: Arc::from(TABLE),
-            }
+        .map(|k| Conn::Cairn {
+            client: cluster.client_one_attempt(k, Duration::from_secs(10)),
+            table: Arc::from(TABLE),
         })
         .collect()
 }
