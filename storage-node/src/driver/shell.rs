@@ -109,6 +109,7 @@ pub struct Shell<D: Disk> {
     /// Flushes handed to the flusher, oldest first (they complete in this order).
     flushing: VecDeque<Ticket>,
     flusher: mpsc::Sender<flusher::FlushJob>,
+    flusher_done: Option<tokio::task::JoinHandle<()>>,
     outbox: Outbox,
     me: Option<NodeId>,
     inbox: mpsc::Receiver<ShellMsg>,
@@ -139,7 +140,7 @@ impl<D: Disk + Clone> Shell<D> {
         seed: u64,
     ) -> Shell<D> {
         let now = Instant::now();
-        let flusher = flusher::start(
+        let (flusher, flusher_done) = flusher::start(
             engine.clone(),
             registry.clone(),
             self_tx.clone(),
@@ -155,6 +156,7 @@ impl<D: Disk + Clone> Shell<D> {
             store: PendingFlush::new(),
             flushing: VecDeque::new(),
             flusher,
+            flusher_done: Some(flusher_done),
             outbox,
             me: None,
             inbox,
@@ -414,6 +416,16 @@ impl<D: Disk + Clone> Shell<D> {
         }
         if let Err(e) = self.engine.checkpoint().await {
             warn!(error = %e, "final checkpoint failed");
+        }
+        // Close the flusher and wait for its tasks (they hold the engine); bounded, in case
+        // a completion is stuck behind a full inbox nobody reads any more.
+        self.flusher = mpsc::channel(1).0;
+        if let Some(done) = self.flusher_done.take()
+            && tokio::time::timeout(Duration::from_secs(5), done)
+                .await
+                .is_err()
+        {
+            warn!("WAL flusher did not stop within 5 s");
         }
     }
 

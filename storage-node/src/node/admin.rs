@@ -188,17 +188,16 @@ async fn metrics(State(s): State<AdminState>) -> Response {
         "WAL group-commit flushes (one fdatasync each)",
         d.flushes.get(),
     );
-    let w = s.driver.wal_stats();
     counter_to(
         &mut text,
         "cairn_wal_batches",
-        "batches the WAL writer wrote (one write and one fdatasync each)",
-        w.batches,
+        "batches the WAL writer wrote (one durable write each)",
+        d.wal_batches.get(),
     );
     let _ = write!(
         text,
         "# HELP cairn_wal_write_seconds time in durable WAL batch writes (write and sync)\n# TYPE cairn_wal_write_seconds counter\ncairn_wal_write_seconds_total {}\n",
-        w.write_us as f64 / 1e6,
+        d.wal_write_us.get() as f64 / 1e6,
     );
     counter_to(
         &mut text,

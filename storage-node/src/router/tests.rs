@@ -161,9 +161,11 @@ async fn a_stale_range_answers_wrong_group_and_the_router_refetches() {
     router.item(TABLE, put(&k, h, b"2")).await.unwrap();
     let after = router.stats().snapshot();
     assert_eq!(after.wrong_group - before.wrong_group, 1);
+    // The router fetched the new ranges: with an awaited lookup, or (when the
+    // constant-work refresher ran in between, as it may on a loaded machine) a refresh.
     assert!(
-        after.lookups > before.lookups,
-        "an awaited lookup: {after:?}"
+        after.lookups + after.refreshes > before.lookups + before.refreshes,
+        "an awaited lookup or a refresh: {after:?}"
     );
     let p = router.cached_partition(TABLE, h).unwrap();
     assert_eq!((p.id, p.epoch), (G2, 2));

@@ -53,14 +53,17 @@ struct Queued {
 }
 
 /// Starts the two tasks; returns the sender the shell submits jobs to (capacity
-/// `in_flight_max`: the shell never has more in flight, so its `try_send` always succeeds).
+/// `in_flight_max`: the shell never has more in flight, so its `try_send` always succeeds)
+/// and the completer's handle: once the sender is dropped, both tasks finish the jobs they
+/// hold and end, and the handle completes after both have (they hold engine handles, which
+/// must not outlive a stopped driver).
 pub fn start<D: Disk + Clone>(
     engine: Engine<D>,
     registry: Registry,
     shell: mpsc::Sender<ShellMsg>,
     stats: Arc<DriverStats>,
     in_flight_max: usize,
-) -> mpsc::Sender<FlushJob> {
+) -> (mpsc::Sender<FlushJob>, tokio::task::JoinHandle<()>) {
     assert!(in_flight_max >= 1, "at least one flush in flight");
     let (jobs_tx, mut jobs) = mpsc::channel::<FlushJob>(in_flight_max);
     let (queued_tx, mut queued) = mpsc::channel::<Queued>(in_flight_max);
@@ -79,7 +82,7 @@ pub fn start<D: Disk + Clone>(
             }
         }
     });
-    tokio::spawn(async move {
+    let completer = tokio::spawn(async move {
         while let Some(q) = queued.recv().await {
             let r = match q.wal {
                 Ok(Some(t)) => wal_engine
@@ -91,12 +94,15 @@ pub fn start<D: Disk + Clone>(
                 Err(e) => Err(e),
             };
             stats.flush.observe(q.started.elapsed());
+            let w = wal_engine.wal().stats();
+            stats.wal_batches.set(w.batches);
+            stats.wal_write_us.set(w.write_us);
             if shell.send(ShellMsg::Flushed(q.ticket, r)).await.is_err() {
                 return;
             }
         }
     });
-    jobs_tx
+    (jobs_tx, completer)
 }
 
 /// Writes the hard states (awaited), then queues the records in the WAL.
