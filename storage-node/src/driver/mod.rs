@@ -148,7 +148,7 @@ pub struct DriverStats {
     pub snapshots_sent: Counter,
     pub snapshots_installed: Counter,
     pub reads_eventual: Counter,
-    /// WAL flushes (write and fdatasync of every group's records, and hard states).
+    /// WAL flushes (the durable write of every group's records, and hard states).
     pub flush: LatencyHist,
     /// Leader writes from proposal to reply (committed and applied).
     pub commit: LatencyHist,

@@ -185,7 +185,7 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     counter_to(
         &mut text,
         "cairn_wal_flushes",
-        "WAL group-commit flushes (one fdatasync each)",
+        "WAL group-commit flushes (one durable write each)",
         d.flushes.get(),
     );
     counter_to(
@@ -287,7 +287,7 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     histogram(
         &mut text,
         "cairn_wal_flush_seconds",
-        "WAL flush latency (write and fdatasync)",
+        "WAL flush latency (durable write, and hard states when they changed)",
         &d.flush,
     );
     histogram(

@@ -14,8 +14,8 @@
 //! # Semantics
 //!
 //! - **Durability**: [`Wal::append`] / [`Wal::append_batch`] resolve once
-//!   the records are durable. Concurrent appenders share one write and one
-//!   `sync_data` (group commit) done by a dedicated writer task; dropping an
+//!   the records are durable. Concurrent appenders share one durable write
+//!   (`write_at_durable`: group commit) done by a dedicated writer task; dropping an
 //!   appender's future does not cancel its record.
 //! - **Truncation (Paxos/Raft overwrite)**: appending `(p, i)` supersedes
 //!   every earlier record of partition `p` with index `>= i`; the index
@@ -57,7 +57,7 @@
 //!   magic "CAIRNWAL", ver 1; seq: generation, unique and increasing
 //!   across all segment lives; salt: random per life.
 //!
-//! batch (starts on a 4096 boundary; one write_at + one fdatasync)
+//! batch (starts on a 4096 boundary; one durable write)
 //!   0      16     20    22  24     28        32    40     48        56   64
 //!   +------+------+-----+---+------+---------+-----+------+---------+----+
 //!   | csum | "CWB1"|flags|rsv| count| rec bytes| seq | salt | batch no| rsv|
@@ -252,9 +252,9 @@ pub struct WalStats {
     pub appends: u64,
     /// Records made durable.
     pub records: u64,
-    /// Group-commit batches written (one write + one fdatasync each).
+    /// Group-commit batches written (one durable write each).
     pub batches: u64,
-    /// fdatasyncs by the writer (batches + seals).
+    /// Durable writes and syncs by the writer (batches + seals).
     pub syncs: u64,
     /// Bytes written by the writer (batches with padding, seals).
     pub bytes_written: u64,
