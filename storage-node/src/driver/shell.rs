@@ -427,6 +427,12 @@ impl<D: Disk + Clone> Shell<D> {
         {
             warn!("WAL flusher did not stop within 5 s");
         }
+        // Stop the WAL's writer and segment maintenance: a stopped driver leaves no task
+        // touching its directory (a node reopened on the same directory would otherwise
+        // race the old maintenance task's segment creation).
+        if let Err(e) = self.engine.wal().clone().shutdown().await {
+            warn!(error = %e, "WAL shutdown reported a failure");
+        }
     }
 
     fn status(&self) -> Vec<GroupStatus> {

@@ -40,9 +40,10 @@ async fn start_node_with(dir: &TestDir, i: usize, seed: u64, cfg: DriverConfig) 
     let data = dir.path().join(format!("data-{i}"));
     let (transport, inbound) =
         Transport::bind(&id, test_config(), std::sync::Arc::new(NoCalls)).expect("bind");
-    let (engine, _) = Engine::open(StdDisk, EngineConfig::new(&data))
-        .await
-        .expect("engine");
+    let mut engine_cfg = EngineConfig::new(&data);
+    // Small segments: each open zero-fills and syncs two, which a loaded disk feels.
+    engine_cfg.wal.segment_size_bytes = 4 << 20;
+    let (engine, _) = Engine::open(StdDisk, engine_cfg).await.expect("engine");
     let driver = Driver::start(cfg, data, engine, transport.clone(), inbound, seed)
         .await
         .expect("driver");
@@ -228,7 +229,7 @@ async fn three_drivers_replicate_fail_over_and_recover() {
                         item: i.to_le_bytes().to_vec(),
                         return_old: false,
                     },
-                    Instant::now() + Duration::from_secs(10),
+                    Instant::now() + Duration::from_secs(30),
                 )
                 .await;
                 assert_eq!(r, ItemReply::Ok(None), "write {i}");

@@ -109,7 +109,9 @@ async fn run_on<D: Disk + Clone>(
     keys: Option<SigV4Keys>,
     token: String,
 ) -> Result<(), NodeError> {
-    let (engine, rec) = Engine::open(disk, EngineConfig::new(args.data.join("engine")))
+    let mut engine_cfg = EngineConfig::new(args.data.join("engine"));
+    engine_cfg.wal.segment_size_bytes = args.wal_segment_mib << 20;
+    let (engine, rec) = Engine::open(disk, engine_cfg)
         .await
         .map_err(start("opening the engine"))?;
     info!(

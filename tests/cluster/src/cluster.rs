@@ -101,6 +101,10 @@ pub struct ClusterSpec {
     pub partitions: Option<u32>,
     /// Extra arguments for every `cairn-node` (e.g. `--wal-flushes-in-flight 2`).
     pub node_args: Vec<String>,
+    /// `--wal-segment-mib` for every node: tests use small segments (each node zero-fills
+    /// and syncs two at start, and a suite starts a hundred nodes); the bench uses the
+    /// daemon's default.
+    pub wal_segment_mib: u64,
 }
 
 impl Default for ClusterSpec {
@@ -111,6 +115,7 @@ impl Default for ClusterSpec {
             controls: 2,
             partitions: None,
             node_args: Vec::new(),
+            wal_segment_mib: 4,
         }
     }
 }
@@ -323,6 +328,8 @@ impl Cluster {
             self.control_list().into(),
             "--access-keys".into(),
             self.keys_file.clone().into(),
+            "--wal-segment-mib".into(),
+            self.spec.wal_segment_mib.to_string().into(),
         ];
         args.extend(self.spec.node_args.iter().map(OsString::from));
         let mut p = Proc::new(

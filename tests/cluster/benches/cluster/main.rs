@@ -291,6 +291,8 @@ async fn main() {
     let mut cluster = Cluster::start(ClusterSpec {
         partitions: Some(partitions),
         node_args,
+        // The daemon's default segment size, as a deployment runs it.
+        wal_segment_mib: 64,
         ..ClusterSpec::default()
     })
     .await;
