@@ -152,6 +152,9 @@ pub struct DriverStats {
     pub flush: LatencyHist,
     /// Leader writes from proposal to reply (committed and applied).
     pub commit: LatencyHist,
+    /// Writes handed to this driver, from arrival to reply: `commit` plus the wait in the
+    /// shell's inbox (and the replies of writes this node does not lead).
+    pub write: LatencyHist,
     /// Engine commits of applied entries (the shell waits for them).
     pub apply: LatencyHist,
     /// The WAL writer's batches and its time in durable writes (µs), mirrored after each
@@ -256,16 +259,21 @@ impl Driver {
         let is_write = !matches!(req.op, ItemOp::Get { .. });
         let deadline = Duration::from_millis(u64::from(req.deadline_ms.clamp(1, 60_000)));
         let (tx, rx) = oneshot::channel();
+        let started = std::time::Instant::now();
         if self.tx.try_send(ShellMsg::Item(req, tx)).is_err() {
             return ItemReply::Busy;
         }
-        match tokio::time::timeout(deadline, rx).await {
+        let reply = match tokio::time::timeout(deadline, rx).await {
             Ok(Ok(r)) => r,
             // The shell dropped the waiter (shutting down) or the deadline passed: a
             // write may still take effect.
             _ if is_write => ItemReply::Ambiguous,
             _ => ItemReply::Busy,
+        };
+        if is_write {
+            self.stats.write.observe(started.elapsed());
         }
+        reply
     }
 
     pub async fn digest(&self, group: GroupId) -> DigestReply {

@@ -88,7 +88,6 @@ pub enum ShellMsg {
     Nodes(Vec<NodeInfo>),
     Me(NodeId),
     Status(oneshot::Sender<Vec<GroupStatus>>),
-    Flushed(Ticket, Result<(), String>),
     Snapshot {
         group: GroupId,
         to: MemberId,
@@ -109,6 +108,8 @@ pub struct Shell<D: Disk> {
     /// Flushes handed to the flusher, oldest first (they complete in this order).
     flushing: VecDeque<Ticket>,
     flusher: mpsc::Sender<flusher::FlushJob>,
+    /// The flusher's completions: read before the inbox.
+    flushed: mpsc::Receiver<flusher::Completion>,
     flusher_done: Option<tokio::task::JoinHandle<()>>,
     outbox: Outbox,
     me: Option<NodeId>,
@@ -140,10 +141,13 @@ impl<D: Disk + Clone> Shell<D> {
         seed: u64,
     ) -> Shell<D> {
         let now = Instant::now();
-        let (flusher, flusher_done) = flusher::start(
+        let flusher::Flusher {
+            jobs: flusher,
+            done: flushed,
+            tasks: flusher_done,
+        } = flusher::start(
             engine.clone(),
             registry.clone(),
-            self_tx.clone(),
             stats.clone(),
             cfg.flushes_in_flight_max,
         );
@@ -156,6 +160,7 @@ impl<D: Disk + Clone> Shell<D> {
             store: PendingFlush::new(),
             flushing: VecDeque::new(),
             flusher,
+            flushed,
             flusher_done: Some(flusher_done),
             outbox,
             me: None,
@@ -223,6 +228,7 @@ impl<D: Disk + Clone> Shell<D> {
             tokio::select! {
                 biased;
                 _ = tick.tick() => self.on_tick(),
+                Some((t, r)) = self.flushed.recv() => self.flushed(t, r).await?,
                 msg = self.inbox.recv() => {
                     let Some(msg) = msg else { return Ok(()) };
                     if let Some(done) = self.handle(msg).await? {
@@ -231,6 +237,10 @@ impl<D: Disk + Clone> Shell<D> {
                         return Ok(());
                     }
                     for _ in 0..self.cfg.inbox_batch_max {
+                        // A completion that arrived meanwhile goes first.
+                        if let Ok((t, r)) = self.flushed.try_recv() {
+                            self.flushed(t, r).await?;
+                        }
                         let Ok(msg) = self.inbox.try_recv() else { break };
                         if let Some(done) = self.handle(msg).await? {
                             self.shutdown().await;
@@ -351,27 +361,6 @@ impl<D: Disk + Clone> Shell<D> {
             ShellMsg::Status(tx) => {
                 let _ = tx.send(self.status());
             }
-            ShellMsg::Flushed(t, r) => {
-                r.map_err(|e| format!("WAL flush failed: {e}"))?;
-                assert_eq!(
-                    self.flushing.pop_front(),
-                    Some(t),
-                    "flushes complete in order"
-                );
-                let mut out = Out::default();
-                let ids: Vec<GroupId> = self
-                    .groups
-                    .iter()
-                    .filter(|(_, h)| h.core.waiting_for().is_some_and(|w| w <= t))
-                    .map(|(g, _)| *g)
-                    .collect();
-                for g in ids {
-                    let h = self.groups.get_mut(&g).expect("listed");
-                    h.core.persisted(t, &mut self.store, &mut out);
-                    self.process(g, &mut out).await?;
-                    self.dirty.insert(g);
-                }
-            }
             ShellMsg::Snapshot {
                 group,
                 to,
@@ -399,6 +388,30 @@ impl<D: Disk + Clone> Shell<D> {
             ShellMsg::Shutdown(done) => return Ok(Some(done)),
         }
         Ok(None)
+    }
+
+    /// Flush `t` (and every earlier one) is durable: the groups waiting for it go on.
+    async fn flushed(&mut self, t: Ticket, r: Result<(), String>) -> Result<(), String> {
+        r.map_err(|e| format!("WAL flush failed: {e}"))?;
+        assert_eq!(
+            self.flushing.pop_front(),
+            Some(t),
+            "flushes complete in order"
+        );
+        let mut out = Out::default();
+        let ids: Vec<GroupId> = self
+            .groups
+            .iter()
+            .filter(|(_, h)| h.core.waiting_for().is_some_and(|w| w <= t))
+            .map(|(g, _)| *g)
+            .collect();
+        for g in ids {
+            let h = self.groups.get_mut(&g).expect("listed");
+            h.core.persisted(t, &mut self.store, &mut out);
+            self.process(g, &mut out).await?;
+            self.dirty.insert(g);
+        }
+        Ok(())
     }
 
     async fn shutdown(&mut self) {

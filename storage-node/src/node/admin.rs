@@ -298,6 +298,12 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     );
     histogram(
         &mut text,
+        "cairn_write_seconds",
+        "writes handed to this node's driver, from arrival to reply (commit plus the wait for the driver)",
+        &d.write,
+    );
+    histogram(
+        &mut text,
         "cairn_engine_apply_seconds",
         "engine commits of applied entries",
         &d.apply,

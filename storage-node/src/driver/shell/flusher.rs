@@ -1,7 +1,9 @@
 //! The shell's persistence pipeline: carries out the flushes the shell takes from its
 //! [`PendingFlush`](crate::driver::store::PendingFlush), with up to
 //! [`DriverConfig::flushes_in_flight_max`](crate::driver::DriverConfig) of them in flight,
-//! and reports each one durable, **in ticket order**, as [`ShellMsg::Flushed`].
+//! and reports each one durable, **in ticket order**, on the shell's completion channel
+//! (its own channel, which the shell reads before its inbox: a completion releases acks and
+//! replies, and must not wait behind a backlog of inbound messages).
 //!
 //! Why more than one in flight: the WAL writer writes and syncs one batch at a time; with a
 //! single flush in flight, each sync is followed by a round trip through the shell (the
@@ -18,7 +20,7 @@
 //! - the *completer* waits for each queued batch to be durable, in the same order, and
 //!   tells the shell.
 //!
-//! Invariant: `Flushed(t)` is sent only after every record and hard state of every ticket
+//! Invariant: completion `t` is sent only after every record and hard state of every ticket
 //! `<= t` is durable. Any error is sent as the job's result (fatal in the shell: the WAL is
 //! fail-stop).
 
@@ -29,7 +31,6 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use wire::replication::HardState;
 
-use super::ShellMsg;
 use crate::driver::DriverStats;
 use crate::driver::registry::Registry;
 use crate::driver::store::{Slot, Ticket};
@@ -52,20 +53,32 @@ struct Queued {
     wal: Result<Option<DurableTicket>, String>,
 }
 
-/// Starts the two tasks; returns the sender the shell submits jobs to (capacity
-/// `in_flight_max`: the shell never has more in flight, so its `try_send` always succeeds)
-/// and the completer's handle: once the sender is dropped, both tasks finish the jobs they
-/// hold and end, and the handle completes after both have (they hold engine handles, which
-/// must not outlive a stopped driver).
+/// A flush's outcome, sent to the shell in ticket order.
+pub type Completion = (Ticket, Result<(), String>);
+
+/// The flusher as the shell holds it.
+pub struct Flusher {
+    /// Where the shell submits jobs (capacity `in_flight_max`: the shell never has more in
+    /// flight, so its `try_send` always succeeds).
+    pub jobs: mpsc::Sender<FlushJob>,
+    /// Completions, in ticket order (capacity `in_flight_max`).
+    pub done: mpsc::Receiver<Completion>,
+    /// The completer's handle: once `jobs` is dropped, both tasks finish the jobs they hold
+    /// and end, and the handle completes after both have (they hold engine handles, which
+    /// must not outlive a stopped driver).
+    pub tasks: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the two tasks.
 pub fn start<D: Disk + Clone>(
     engine: Engine<D>,
     registry: Registry,
-    shell: mpsc::Sender<ShellMsg>,
     stats: Arc<DriverStats>,
     in_flight_max: usize,
-) -> (mpsc::Sender<FlushJob>, tokio::task::JoinHandle<()>) {
+) -> Flusher {
     assert!(in_flight_max >= 1, "at least one flush in flight");
     let (jobs_tx, mut jobs) = mpsc::channel::<FlushJob>(in_flight_max);
+    let (done_tx, done) = mpsc::channel::<Completion>(in_flight_max);
     let (queued_tx, mut queued) = mpsc::channel::<Queued>(in_flight_max);
     let wal_engine = engine.clone();
     tokio::spawn(async move {
@@ -97,12 +110,16 @@ pub fn start<D: Disk + Clone>(
             let w = wal_engine.wal().stats();
             stats.wal_batches.set(w.batches);
             stats.wal_write_us.set(w.write_us);
-            if shell.send(ShellMsg::Flushed(q.ticket, r)).await.is_err() {
+            if done_tx.send((q.ticket, r)).await.is_err() {
                 return;
             }
         }
     });
-    (jobs_tx, completer)
+    Flusher {
+        jobs: jobs_tx,
+        done,
+        tasks: completer,
+    }
 }
 
 /// Writes the hard states (awaited), then queues the records in the WAL.

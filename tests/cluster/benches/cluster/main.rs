@@ -96,6 +96,10 @@ struct Row {
     /// Cairn only: mean leader write time from proposal to reply, and mean engine commit.
     commit_mean_ms: Option<f64>,
     apply_mean_ms: Option<f64>,
+    /// Cairn only: mean write time in the nodes' drivers (commit plus the wait for the
+    /// driver), and mean API request time at the entry nodes (all of the server's part).
+    driver_write_mean_ms: Option<f64>,
+    api_mean_ms: Option<f64>,
     /// Cairn only: mean time of the WAL writer's durable batch write (write and sync).
     wal_write_ms: Option<f64>,
     frames_per_op: Option<f64>,
@@ -186,6 +190,16 @@ impl Systems<'_> {
             }),
             commit_mean_ms: cairn(d.mean_ms("cairn_write_commit_seconds")),
             apply_mean_ms: cairn(d.mean_ms("cairn_engine_apply_seconds")),
+            driver_write_mean_ms: cairn(d.mean_ms("cairn_write_seconds")),
+            api_mean_ms: cairn({
+                let op = match op {
+                    Op::Put => "PutItem",
+                    Op::Get => "GetItem",
+                };
+                let n = d.get(&format!("cairn_api_latency_seconds_count{{op=\"{op}\"}}"));
+                let sum = d.get(&format!("cairn_api_latency_seconds_sum{{op=\"{op}\"}}"));
+                if n > 0.0 { sum / n * 1e3 } else { 0.0 }
+            }),
             wal_write_ms: cairn(
                 d.get("cairn_wal_write_seconds_total") / d.get("cairn_wal_batches_total").max(1.0)
                     * 1e3,
@@ -506,12 +520,12 @@ impl Report {
         let _ = writeln!(
             s,
             "\nWhere the time goes (per operation, whole round incl. warm-up):\n\n\
-             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms mean, p50≤, p99≤ | records/flush | WAL durable write ms mean | commit ms mean | engine apply ms mean | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms mean, p50≤, p99≤ | records/flush | WAL durable write ms mean | commit ms mean | driver write ms mean | API ms mean | engine apply ms mean | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2}, {}, {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2}, {}, {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.op.name(),
                 r.clients,
                 r.system.name(),
@@ -525,6 +539,8 @@ impl Report {
                 opt(r.records_per_flush, 1),
                 opt(r.wal_write_ms, 2),
                 opt(r.commit_mean_ms, 2),
+                opt(r.driver_write_mean_ms, 2),
+                opt(r.api_mean_ms, 2),
                 opt(r.apply_mean_ms, 3),
                 opt(r.frames_per_op, 2),
                 opt(r.forwarded_pct, 0)
@@ -591,6 +607,7 @@ impl Report {
                     "fsync_p50_le_ms": r.fsync_p50_le_ms, "fsync_p99_le_ms": r.fsync_p99_le_ms,
                     "records_per_flush": r.records_per_flush, "frames_per_op": r.frames_per_op,
                     "commit_mean_ms": r.commit_mean_ms, "apply_mean_ms": r.apply_mean_ms,
+                    "driver_write_mean_ms": r.driver_write_mean_ms, "api_mean_ms": r.api_mean_ms,
                     "forwarded_pct": r.forwarded_pct,
                 })
             })
