@@ -329,7 +329,7 @@ fn transport_config() -> TransportConfig {
 pub(crate) fn test_router_config() -> RouterConfig {
     RouterConfig {
         routing_refresh_ms: 100,
-        lookup_timeout_ms: 500,
+        lookup_timeout_ms: 2_000,
         control_instances: vec!["ctl".to_owned()],
         ..RouterConfig::default()
     }
@@ -407,7 +407,9 @@ impl TestCluster {
             };
             let mut cc = ControlClient::new((*t).clone(), &[("ctl".to_owned(), ctl_addr)])
                 .expect("control client");
-            cc.timeout = Duration::from_millis(500);
+            // Generous: on a loaded machine the fake control plane can take a while to
+            // answer, and no test here times a control-plane call.
+            cc.timeout = Duration::from_millis(2_000);
             let local = Arc::new(FakeNode {
                 id: info.id,
                 cluster: cluster.clone(),
