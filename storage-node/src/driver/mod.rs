@@ -142,6 +142,8 @@ pub struct DriverStats {
     pub flushes: Counter,
     pub flushed_records: Counter,
     pub batches_sent: Counter,
+    /// Bytes of the replication frames sent (headers included).
+    pub batch_bytes_sent: Counter,
     pub batches_dropped: Counter,
     pub envelopes_dropped: Counter,
     pub frames_rejected: Counter,

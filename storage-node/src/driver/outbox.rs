@@ -154,8 +154,12 @@ impl Outbox {
                 continue;
             };
             for frame in frames(me, envs) {
+                let len = frame.len() as u64;
                 match self.transport.send(&info.name, frame) {
-                    Ok(()) => self.stats.batches_sent.inc(),
+                    Ok(()) => {
+                        self.stats.batches_sent.inc();
+                        self.stats.batch_bytes_sent.add(len);
+                    }
                     Err(_) => self.stats.batches_dropped.inc(),
                 }
             }

@@ -213,6 +213,12 @@ async fn metrics(State(s): State<AdminState>) -> Response {
     );
     counter_to(
         &mut text,
+        "cairn_replication_bytes_sent",
+        "bytes of the replication frames sent",
+        d.batch_bytes_sent.get(),
+    );
+    counter_to(
+        &mut text,
         "cairn_replication_batches_dropped",
         "replication frames dropped (queue full, unknown peer)",
         d.batches_dropped.get(),

@@ -103,6 +103,8 @@ struct Row {
     /// Cairn only: mean time of the WAL writer's durable batch write (write and sync).
     wal_write_ms: Option<f64>,
     frames_per_op: Option<f64>,
+    /// Cairn only: replication frame bytes sent (all nodes) per op.
+    repl_bytes_per_op: Option<f64>,
     forwarded_pct: Option<f64>,
 }
 
@@ -205,6 +207,7 @@ impl Systems<'_> {
                     * 1e3,
             ),
             frames_per_op: cairn(d.get("cairn_replication_batches_sent_total") / ops),
+            repl_bytes_per_op: cairn(d.get("cairn_replication_bytes_sent_total") / ops),
             forwarded_pct: cairn(if local + remote > 0.0 {
                 100.0 * remote / (local + remote)
             } else {
@@ -520,12 +523,12 @@ impl Report {
         let _ = writeln!(
             s,
             "\nWhere the time goes (per operation, whole round incl. warm-up):\n\n\
-             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms mean, p50≤, p99≤ | records/flush | WAL durable write ms mean | commit ms mean | driver write ms mean | API ms mean | engine apply ms mean | repl frames/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+             | op | clients | system | server CPU µs/op | client CPU µs/op | disk KB/op | fsyncs/op | fsync ms mean, p50≤, p99≤ | records/flush | WAL durable write ms mean | commit ms mean | driver write ms mean | API ms mean | engine apply ms mean | repl frames/op | repl KB/op | forwarded % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2}, {}, {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.3} | {:.2}, {}, {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.op.name(),
                 r.clients,
                 r.system.name(),
@@ -543,6 +546,7 @@ impl Report {
                 opt(r.api_mean_ms, 2),
                 opt(r.apply_mean_ms, 3),
                 opt(r.frames_per_op, 2),
+                opt(r.repl_bytes_per_op.map(|b| b / 1024.0), 2),
                 opt(r.forwarded_pct, 0)
             );
         }
@@ -606,6 +610,7 @@ impl Report {
                     "fsyncs_per_op": r.fsyncs_per_op, "disk_bytes_per_op": r.disk_bytes_per_op, "fsync_mean_ms": r.fsync_mean_ms,
                     "fsync_p50_le_ms": r.fsync_p50_le_ms, "fsync_p99_le_ms": r.fsync_p99_le_ms,
                     "records_per_flush": r.records_per_flush, "frames_per_op": r.frames_per_op,
+                    "repl_bytes_per_op": r.repl_bytes_per_op,
                     "commit_mean_ms": r.commit_mean_ms, "apply_mean_ms": r.apply_mean_ms,
                     "driver_write_mean_ms": r.driver_write_mean_ms, "api_mean_ms": r.api_mean_ms,
                     "forwarded_pct": r.forwarded_pct,
