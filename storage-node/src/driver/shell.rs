@@ -431,7 +431,7 @@ impl<D: Disk + Clone> Shell<D> {
             warn!(error = %e, "final checkpoint failed");
         }
         // Close the flusher and wait for its tasks (they hold the engine); bounded, in case
-        // a completion is stuck behind a full inbox nobody reads any more.
+        // the completer is blocked on a completion channel nobody reads any more.
         self.flusher = mpsc::channel(1).0;
         if let Some(done) = self.flusher_done.take()
             && tokio::time::timeout(Duration::from_secs(5), done)
