@@ -109,7 +109,7 @@ pub struct Shell<D: Disk> {
     flushing: VecDeque<Ticket>,
     flusher: mpsc::Sender<flusher::FlushJob>,
     /// The flusher's completions: read before the inbox.
-    flushed: mpsc::Receiver<flusher::Completion>,
+    completions: mpsc::Receiver<flusher::Completion>,
     flusher_done: Option<tokio::task::JoinHandle<()>>,
     outbox: Outbox,
     me: Option<NodeId>,
@@ -143,7 +143,7 @@ impl<D: Disk + Clone> Shell<D> {
         let now = Instant::now();
         let flusher::Flusher {
             jobs: flusher,
-            done: flushed,
+            done: completions,
             tasks: flusher_done,
         } = flusher::start(
             engine.clone(),
@@ -160,7 +160,7 @@ impl<D: Disk + Clone> Shell<D> {
             store: PendingFlush::new(),
             flushing: VecDeque::new(),
             flusher,
-            flushed,
+            completions,
             flusher_done: Some(flusher_done),
             outbox,
             me: None,
@@ -228,7 +228,7 @@ impl<D: Disk + Clone> Shell<D> {
             tokio::select! {
                 biased;
                 _ = tick.tick() => self.on_tick(),
-                Some((t, r)) = self.flushed.recv() => self.flushed(t, r).await?,
+                Some((t, r)) = self.completions.recv() => self.flushed(t, r).await?,
                 msg = self.inbox.recv() => {
                     let Some(msg) = msg else { return Ok(()) };
                     if let Some(done) = self.handle(msg).await? {
@@ -238,7 +238,7 @@ impl<D: Disk + Clone> Shell<D> {
                     }
                     for _ in 0..self.cfg.inbox_batch_max {
                         // A completion that arrived meanwhile goes first.
-                        if let Ok((t, r)) = self.flushed.try_recv() {
+                        if let Ok((t, r)) = self.completions.try_recv() {
                             self.flushed(t, r).await?;
                         }
                         let Ok(msg) = self.inbox.try_recv() else { break };
