@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""boto3 smoke test of Cairn's DynamoDB API (issue 4): table lifecycle, every attribute type,
-PutItem/GetItem/DeleteItem, and the errors a wrong signature, bad JSON and an oversized body get.
+"""boto3 smoke test of Cairn's DynamoDB API (issues 4 and 5): table lifecycle, every attribute
+type, PutItem/GetItem/DeleteItem, conditions, UpdateItem, projections, consumed capacity, and the
+errors a wrong signature, bad JSON and an oversized body get.
 
 Usage (against a running endpoint, e.g. one `scripts/cluster up` started):
     AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... AWS_DEFAULT_REGION=us-east-1 \
@@ -136,6 +137,46 @@ def resource_api():
     assert got["v"] == {"a", "b"}, got
 
 
+def conditions_and_updates():
+    key = {"pk": {"S": "c"}, "sk": {"N": "1"}}
+    ddb.put_item(TableName=table, Item={**key, "n": {"N": "1"}},
+                 ConditionExpression="attribute_not_exists(pk)")
+    e = expect_error("ConditionalCheckFailedException", lambda: ddb.put_item(
+        TableName=table, Item={**key, "n": {"N": "9"}}, ConditionExpression="attribute_not_exists(pk)",
+        ReturnValuesOnConditionCheckFailure="ALL_OLD"))
+    assert e.response["Item"]["n"] == {"N": "1"}, e.response
+    out = ddb.update_item(TableName=table, Key=key, UpdateExpression="SET n = n + :d, #t = :t",
+                          ExpressionAttributeNames={"#t": "tag"},
+                          ExpressionAttributeValues={":d": {"N": "2.5"}, ":t": {"S": "x"}, ":one": {"N": "1"}},
+                          ConditionExpression="n = :one", ReturnValues="ALL_NEW",
+                          ReturnConsumedCapacity="TOTAL")
+    assert out["Attributes"]["n"] == {"N": "3.5"}, out
+    assert out["ConsumedCapacity"] == {"TableName": table, "CapacityUnits": 1.0}, out
+    t = boto3.resource("dynamodb", endpoint_url=ENDPOINT, region_name=REGION, config=CFG).Table(table)
+    t.update_item(Key={"pk": "c", "sk": 1}, UpdateExpression="ADD s :s", ExpressionAttributeValues={":s": {"a", "b"}})
+    got = t.get_item(Key={"pk": "c", "sk": 1}, ConsistentRead=True, ProjectionExpression="s, tag")["Item"]
+    assert got == {"s": {"a", "b"}, "tag": "x"}, got
+    e = expect_error("ValidationException", lambda: ddb.update_item(
+        TableName=table, Key=key, UpdateExpression="SET pk = :v", ExpressionAttributeValues={":v": {"S": "z"}}))
+    assert "part of the key" in e.response["Error"]["Message"], e
+
+
+def batches():
+    puts = [{"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"N": str(i)}, "v": {"S": "x" * i}}}}
+            for i in range(25)]
+    out = ddb.batch_write_item(RequestItems={table: puts})
+    assert out["UnprocessedItems"] == {}, out
+    keys = [{"pk": {"S": "b"}, "sk": {"N": str(i)}} for i in range(0, 25, 2)] + [{"pk": {"S": "b"}, "sk": {"N": "99"}}]
+    out = ddb.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": True,
+                                                   "ProjectionExpression": "sk"}},
+                             ReturnConsumedCapacity="TOTAL")
+    got = sorted(int(i["sk"]["N"]) for i in out["Responses"][table])
+    assert got == list(range(0, 25, 2)), got
+    assert out["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 14.0}], out
+    e = expect_error("ValidationException", lambda: ddb.batch_write_item(RequestItems={table: puts + puts[:1]}))
+    assert "25" in e.response["Error"]["Message"] or "Too many" in e.response["Error"]["Message"], e
+
+
 def errors():
     e = expect_error("ValidationException", lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "p"}}))
     assert "Missing the key sk" in e.response["Error"]["Message"], e
@@ -182,6 +223,8 @@ def cleanup():
 check("create and describe a table", create)
 check("put/get/delete every attribute type", put_get_delete)
 check("boto3 resource API", resource_api)
+check("conditions, updates, projections, capacity", conditions_and_updates)
+check("BatchWriteItem and BatchGetItem", batches)
 check("DynamoDB errors", errors)
 check("raw HTTP errors", raw_errors)
 check("delete the table", cleanup)

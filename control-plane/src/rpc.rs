@@ -17,7 +17,7 @@ use std::sync::Arc;
 use storage_node::transport::{BoxFuture, CallHandler};
 use tracing::warn;
 use wire::control::{ControlReply, ControlRequest};
-use wire::frame::{self, FRAME_BODY_BYTES_MAX_DEFAULT};
+use wire::frame::{self, CheckedFrame, FRAME_BODY_BYTES_MAX_DEFAULT};
 
 use crate::service::ControlService;
 use crate::store::MetaStore;
@@ -60,12 +60,12 @@ pub fn request_kind(req: &ControlRequest) -> &'static str {
 }
 
 impl<S: MetaStore + Send + Sync + 'static> CallHandler for ControlRpc<S> {
-    fn handle(&self, peer: String, bytes: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+    fn handle(&self, peer: String, f: CheckedFrame) -> BoxFuture<Option<Vec<u8>>> {
         let service = self.service.clone();
         let max = self.frame_body_bytes_max;
         let metrics = self.metrics.clone();
         Box::pin(async move {
-            let req = match frame::decode::<ControlRequest>(&bytes, max) {
+            let req = match f.decode::<ControlRequest>() {
                 Ok(req) => req,
                 Err(e) => {
                     warn!(%peer, error = %e, "control call rejected");

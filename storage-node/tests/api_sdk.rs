@@ -471,17 +471,19 @@ async fn sdk_sees_dynamodb_errors() {
         err.message(),
         Some("Item size has exceeded the maximum allowed size")
     );
-    let err = c
-        .put_item()
-        .table_name("Music")
-        .item("Artist", AttributeValue::S("x".into()))
-        .item("Year", AttributeValue::N("1".into()))
-        .condition_expression("attribute_not_exists(Artist)")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("ValidationException"));
-    assert!(err.message().unwrap().contains("ConditionExpression"));
+    // A create-once put: the first succeeds, the second is a ConditionalCheckFailedException.
+    let create_once = || {
+        c.put_item()
+            .table_name("Music")
+            .item("Artist", AttributeValue::S("x".into()))
+            .item("Year", AttributeValue::N("1".into()))
+            .condition_expression("attribute_not_exists(Artist)")
+            .send()
+    };
+    create_once().await.unwrap();
+    let err = create_once().await.unwrap_err();
+    assert_eq!(err.code(), Some("ConditionalCheckFailedException"));
+    assert_eq!(err.message(), Some("The conditional request failed"));
 
     let wrong = client(s.addr, AK, "not-the-secret");
     let err = wrong.list_tables().send().await.unwrap_err();

@@ -34,7 +34,91 @@ pub enum ItemOp {
     Get {
         consistent: bool,
     },
+    /// A write the leader evaluates against the current item, atomically with its proposal:
+    /// conditions, updates, returned images and the sizes consumed capacity needs.
+    Eval(EvalWrite),
+    /// Read a key range in key order (Query, Scan). `ItemRequest::key` is the range's lower
+    /// bound and `hash` its hash: the partition that owns the lower bound serves the read,
+    /// clipped to the keys it owns. Answered with [`ItemReply::Page`].
+    Range(RangeRead),
 }
+
+/// A read of the stored keys between `lower` and `upper` (each inclusive or not), in
+/// ascending order or (`reverse`) descending, stopping after `items_max` items or once the
+/// stored images read reach `bytes_max` bytes (the item that reaches it is included).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct RangeRead {
+    pub lower: Vec<u8>,
+    pub lower_inclusive: bool,
+    pub upper: Vec<u8>,
+    pub upper_inclusive: bool,
+    pub reverse: bool,
+    /// At the leader under its lease, else from this replica as it is.
+    pub consistent: bool,
+    /// At least 1.
+    pub items_max: u32,
+    /// At least 1, at most [`PAGE_BYTES_MAX`].
+    pub bytes_max: u32,
+}
+
+/// The most stored-image bytes one [`RangeRead`] may ask for: DynamoDB's 1 MB page. (DynamoDB
+/// measures pages on an internal, compressed size; the stored binary form is ours.)
+pub const PAGE_BYTES_MAX: u32 = 1024 * 1024;
+
+/// Why a [`ItemReply::Page`] ended where it did.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub enum PageEnd {
+    /// Nothing more in the requested range.
+    Done,
+    /// `items_max` or `bytes_max` stopped the read after the last item returned.
+    Limit,
+    /// (Ascending reads only.) The partition's keys end inside the requested range: the rest
+    /// starts at this key (an inclusive lower bound), in the partition that owns it.
+    Boundary(Vec<u8>),
+}
+
+/// What a write evaluated at the leader returns (DynamoDB's `ReturnValues`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub enum ReturnImage {
+    None,
+    AllOld,
+    UpdatedOld,
+    AllNew,
+    UpdatedNew,
+}
+
+/// The change an [`EvalWrite`] makes when its condition holds.
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub enum WriteAction {
+    /// Replace the item (stored form) whose DynamoDB size is `size_bytes`.
+    Put {
+        item: Vec<u8>,
+        size_bytes: u32,
+    },
+    Delete,
+    /// Apply `update` (a `crate::expr::codec` update blob) to the current item, or to
+    /// `key_item` (the key attributes, stored form) when there is none.
+    Update {
+        update: Vec<u8>,
+        key_item: Vec<u8>,
+    },
+}
+
+/// A conditional write, an update, or a write whose old item matters (returned image or
+/// capacity).
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct EvalWrite {
+    pub action: WriteAction,
+    /// A `crate::expr::codec` condition blob that must hold on the current item.
+    pub condition: Option<Vec<u8>>,
+    pub returns: ReturnImage,
+    /// `ReturnValuesOnConditionCheckFailure=ALL_OLD`: a failed condition returns the item.
+    pub old_on_failure: bool,
+}
+
+/// The most bytes of expression blobs one [`EvalWrite`] may carry (two 4 KB expressions and
+/// their values are far below it; values hold at most an item's worth).
+pub const EXPRESSION_BLOB_BYTES_MAX: usize = 1024 * 1024;
 
 /// One item operation on one partition.
 #[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -69,34 +153,113 @@ pub enum ItemReply {
     Ambiguous,
     /// The write's log slot was taken by another leader's entry: certainly no effect.
     NotCommitted,
+    /// An [`ItemOp::Eval`] write was applied: the image asked for, and DynamoDB's size of
+    /// the item before and after (0: no item), from which consumed capacity is computed.
+    Written {
+        image: Option<Vec<u8>>,
+        old_bytes: u32,
+        new_bytes: u32,
+    },
+    /// The condition did not hold: certainly no effect. `old`: the current item, when
+    /// asked for.
+    ConditionFailed {
+        old: Option<Vec<u8>>,
+        old_bytes: u32,
+    },
+    /// The update cannot apply to the current item; the message is DynamoDB's
+    /// ValidationException text. Certainly no effect.
+    Invalid(String),
+    /// The answer to an [`ItemOp::Range`]: stored item images in the order read.
+    Page { items: Vec<Vec<u8>>, end: PageEnd },
 }
 
+/// Version 2 added [`ItemOp::Eval`] (conditions and updates), version 3 [`ItemOp::Range`]; a
+/// node reads only its own version, so a mixed-version cluster forwards nothing between old
+/// and new nodes (rolling upgrades of this message are future work).
 impl Framed for ItemRequest {
     const TYPE: u16 = 0x0200;
-    const VERSION: u16 = 1;
+    const VERSION: u16 = 3;
 
     fn validate(&self) -> Result<(), String> {
         if self.key.is_empty() || self.key.len() > crate::key::MAX_ENCODED_KEY_BYTES {
             return Err(format!("key of {} bytes", self.key.len()));
         }
-        if let ItemOp::Put { item, .. } = &self.op
-            && item.len() > ITEM_IMAGE_BYTES_MAX
-        {
-            return Err(format!("item image of {} bytes", item.len()));
+        let image = match &self.op {
+            ItemOp::Put { item, .. } => item.len(),
+            ItemOp::Eval(w) => {
+                let blobs = w.condition.as_ref().map_or(0, Vec::len)
+                    + match &w.action {
+                        WriteAction::Update { update, .. } => update.len(),
+                        _ => 0,
+                    };
+                if blobs > EXPRESSION_BLOB_BYTES_MAX {
+                    return Err(format!("expression blobs of {blobs} bytes"));
+                }
+                match &w.action {
+                    WriteAction::Put { item, .. } => item.len(),
+                    WriteAction::Update { key_item, .. } => key_item.len(),
+                    WriteAction::Delete => 0,
+                }
+            }
+            ItemOp::Range(r) => {
+                let key_max = crate::key::MAX_ENCODED_KEY_BYTES;
+                if r.lower.len() > key_max || r.upper.len() > key_max {
+                    return Err("range bound longer than a key".to_owned());
+                }
+                if r.lower != self.key {
+                    return Err("a range read's key must be its lower bound".to_owned());
+                }
+                if r.items_max == 0 || r.bytes_max == 0 || r.bytes_max > PAGE_BYTES_MAX {
+                    return Err(format!(
+                        "range limits of {} items, {} bytes",
+                        r.items_max, r.bytes_max
+                    ));
+                }
+                0
+            }
+            _ => 0,
+        };
+        if image > ITEM_IMAGE_BYTES_MAX {
+            return Err(format!("item image of {image} bytes"));
         }
         Ok(())
     }
 }
 
+/// Version 2 added `Written`, `ConditionFailed` and `Invalid`, version 3 `Page`.
 impl Framed for ItemReply {
     const TYPE: u16 = 0x0201;
-    const VERSION: u16 = 1;
+    const VERSION: u16 = 3;
 
     fn validate(&self) -> Result<(), String> {
-        if let ItemReply::Ok(Some(item)) = self
-            && item.len() > ITEM_IMAGE_BYTES_MAX
-        {
-            return Err(format!("item image of {} bytes", item.len()));
+        if let ItemReply::Page { items, end } = self {
+            let bytes: usize = items.iter().map(Vec::len).sum();
+            if bytes > PAGE_BYTES_MAX as usize + ITEM_IMAGE_BYTES_MAX {
+                return Err(format!("page of {bytes} bytes"));
+            }
+            if let Some(big) = items.iter().find(|i| i.len() > ITEM_IMAGE_BYTES_MAX) {
+                return Err(format!("item image of {} bytes", big.len()));
+            }
+            if let PageEnd::Boundary(k) = end
+                && (k.is_empty() || k.len() > crate::key::MAX_ENCODED_KEY_BYTES)
+            {
+                return Err(format!("page boundary of {} bytes", k.len()));
+            }
+            return Ok(());
+        }
+        let image = match self {
+            ItemReply::Ok(Some(item))
+            | ItemReply::Written {
+                image: Some(item), ..
+            }
+            | ItemReply::ConditionFailed {
+                old: Some(item), ..
+            } => item.len(),
+            ItemReply::Invalid(m) => m.len(),
+            _ => 0,
+        };
+        if image > ITEM_IMAGE_BYTES_MAX {
+            return Err(format!("item image of {image} bytes"));
         }
         Ok(())
     }

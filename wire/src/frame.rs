@@ -3,8 +3,9 @@
 //! A frame is a fixed 32-byte header followed by an rkyv body. The transport
 //! (`storage-node/src/transport/`) reads exactly one frame at a time with
 //! [`read_header`] (which bounds the body before anything is allocated) and
-//! [`Header::verify_body`]; the protocol decodes a typed message with [`decode`], which
-//! repeats every check and then validates the body. The message types live next to their
+//! [`Header::verify_body`] into a [`CheckedFrame`]; the protocol decodes a typed message
+//! from it with [`CheckedFrame::decode`], or from raw bytes (WAL records, snapshots) with
+//! [`decode`], which does every check and then validates the body. The message types live next to their
 //! protocol: [`crate::peer`] (node to node), `crate::control` (control plane).
 //!
 //! ```text
@@ -42,7 +43,9 @@
 //! 8. the type's own invariants ([`Framed::validate`], [`FrameError::Invalid`]).
 //!
 //! Steps 1–4 and 6 need no type: [`read_header`] and [`Header::verify_body`] do them for
-//! the transport.
+//! the transport, which hands receivers a [`CheckedFrame`]; [`CheckedFrame::decode`] then
+//! does steps 5, 7 and 8 only, so a frame is hashed once on its way in. A sender checks only
+//! the shape of what its own [`encode`] built ([`check_shape`]): once on the way out.
 //!
 //! Message type registry (a type id is never reused; a new body layout gets a new version,
 //! and the old version stays decodable for as long as a peer may send it):
@@ -59,7 +62,7 @@
 //! | 0x0100          | `ControlRequest` v1 (node → control)   | `wire/src/control.rs` |
 //! | 0x0101          | `ControlReply` v1                      | `wire/src/control.rs` |
 //! | 0x0102–0x01FF   | control plane, reserved                | `wire/src/control.rs` |
-//! | 0x0200–0x0201   | `ItemRequest`, `ItemReply` v1           | `wire/src/forward.rs` |
+//! | 0x0200–0x0201   | `ItemRequest`, `ItemReply` v2           | `wire/src/forward.rs` |
 //! | 0x0220–0x0221   | `DigestRequest`, `DigestReply` v1       | `wire/src/forward.rs` |
 //! | 0x0202–0x02FF   | router forwarding, reserved            | `wire/src/forward.rs` |
 //!
@@ -261,6 +264,67 @@ pub fn split_frame(frame: &[u8], body_bytes_max: usize) -> Result<(Header, &[u8]
     Ok((header, body))
 }
 
+/// Steps 1–4 only (header, magic, reserved bits, body bound, exact length), no checksum: what
+/// a sender checks of a frame its own [`encode`] built (whose checksum is right by
+/// construction; the receiver verifies it anyway), so a frame is hashed once per hop.
+pub fn check_shape(frame: &[u8], body_bytes_max: usize) -> Result<Header, FrameError> {
+    header_and_body(frame, body_bytes_max).map(|(header, _)| header)
+}
+
+/// A whole frame that passed steps 1–4 and 6 (shape and checksum), as the transport hands it
+/// to a receiver. Only [`CheckedFrame::check`] makes one, so [`CheckedFrame::decode`] can
+/// skip the checksum it already verified: each frame is hashed once on the receiving side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedFrame {
+    header: Header,
+    bytes: Vec<u8>,
+}
+
+impl CheckedFrame {
+    /// Steps 1–4 and 6 on a whole frame.
+    pub fn check(bytes: Vec<u8>, body_bytes_max: usize) -> Result<CheckedFrame, FrameError> {
+        let (header, _) = split_frame(&bytes, body_bytes_max)?;
+        Ok(CheckedFrame { header, bytes })
+    }
+
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    /// The whole frame, header included.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Decodes the frame as a `T`: steps 5, 7 and 8 (the rest passed in [`Self::check`]).
+    pub fn decode<T: Framed>(&self) -> Result<T, FrameError> {
+        check_type::<T>(&self.header)?;
+        decode_body::<T>(&self.bytes[HEADER_BYTES..])
+    }
+}
+
+/// Step 5: the type is `T`'s and its version one this build reads.
+fn check_type<T: Framed>(header: &Header) -> Result<(), FrameError> {
+    if header.msg_type != T::TYPE {
+        return Err(FrameError::UnknownType {
+            got: header.msg_type,
+            expected: T::TYPE,
+        });
+    }
+    if header.version != T::VERSION {
+        return Err(FrameError::UnknownVersion {
+            msg_type: header.msg_type,
+            got: header.version,
+            known: T::VERSION,
+        });
+    }
+    Ok(())
+}
+
 /// Steps 1–4: header present, magic, reserved bits, body bound, exact length.
 fn header_and_body(frame: &[u8], body_bytes_max: usize) -> Result<(Header, &[u8]), FrameError> {
     let Some(head) = frame.first_chunk::<HEADER_BYTES>() else {
@@ -323,19 +387,7 @@ pub fn peek_type(frame: &[u8]) -> Option<(u16, u16)> {
 /// Decodes a whole frame as a `T`, with every check of the module docs, in order.
 pub fn decode<T: Framed>(frame: &[u8], body_bytes_max: usize) -> Result<T, FrameError> {
     let (header, body) = header_and_body(frame, body_bytes_max)?;
-    if header.msg_type != T::TYPE {
-        return Err(FrameError::UnknownType {
-            got: header.msg_type,
-            expected: T::TYPE,
-        });
-    }
-    if header.version != T::VERSION {
-        return Err(FrameError::UnknownVersion {
-            msg_type: header.msg_type,
-            got: header.version,
-            known: T::VERSION,
-        });
-    }
+    check_type::<T>(&header)?;
     header.verify_body(body)?;
     decode_body::<T>(body)
 }

@@ -515,3 +515,41 @@ fn golden_peer_hello() {
     );
     assert_eq!(decode::<PeerHello>(&frame, MAX).unwrap().name, "node-1");
 }
+
+/// A `CheckedFrame` holds only frames whose checksum matched, decodes like `decode`, and
+/// still checks the type; `check_shape` (the sender's check) skips the checksum but not the
+/// shape.
+#[test]
+fn checked_frames_are_hashed_once_and_still_type_checked() {
+    let batch = small_batch();
+    let frame = encode(&batch, MAX).unwrap();
+    let checked = CheckedFrame::check(frame.clone(), MAX).unwrap();
+    assert_eq!(checked.as_bytes(), &frame[..]);
+    assert_eq!(checked.header().msg_type, ReplicationBatch::TYPE);
+    assert_eq!(checked.decode::<ReplicationBatch>().unwrap(), batch);
+    assert_eq!(decode::<ReplicationBatch>(&frame, MAX).unwrap(), batch);
+    assert!(matches!(
+        checked.decode::<PeerHello>(),
+        Err(FrameError::UnknownType { .. })
+    ));
+    assert_eq!(checked.clone().into_bytes(), frame);
+
+    let mut corrupt = frame.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0x10;
+    assert_eq!(
+        CheckedFrame::check(corrupt.clone(), MAX),
+        Err(FrameError::Checksum)
+    );
+    // The sender's shape check passes a bad checksum (the receiver rejects it) ...
+    assert_eq!(check_shape(&corrupt, MAX).unwrap(), checked.header());
+    // ... but not a bad shape.
+    assert!(matches!(
+        check_shape(&frame[..frame.len() - 1], MAX),
+        Err(FrameError::Truncated { .. })
+    ));
+    assert!(matches!(
+        check_shape(&frame, 4),
+        Err(FrameError::TooLarge { .. })
+    ));
+}

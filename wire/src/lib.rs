@@ -18,9 +18,15 @@
 //! - [`frame`]: the checksummed, versioned frame around every message between processes
 //!   (byte layout and message type registry in its docs).
 //! - [`peer`]: node-to-node framed messages (replication batches, the transport handshake).
+//! - [`expr`]: DynamoDB expressions (condition, filter, key condition, update, projection):
+//!   parsing with DynamoDB's messages, placeholders, evaluation and update application.
 //! - [`forward`]: router-to-node item operations and partition digests (frame types 0x02xx).
+//! - [`capacity`]: consumed-capacity accounting (DynamoDB's exact read/write unit rules) and the
+//!   `ConsumedCapacity` response shapes; `DescribeLimits` defaults.
 
+pub mod capacity;
 pub mod control;
+pub mod expr;
 pub mod forward;
 pub mod frame;
 pub mod ids;
@@ -34,5 +40,7 @@ pub use ids::TableId;
 pub use key::{KeyAttr, KeyError, KeyType};
 pub use number::{Number, NumberError};
 
+#[cfg(test)]
+mod test_rng;
 #[cfg(test)]
 mod test_support;

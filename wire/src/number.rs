@@ -29,6 +29,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+mod arith;
 mod encoding;
 #[cfg(test)]
 mod tests;

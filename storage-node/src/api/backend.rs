@@ -24,6 +24,7 @@ use wire::TableId;
 use wire::control::{
     ControlError, CreateTableRequest, ListTablesReply, ListTablesRequest, TableDesc,
 };
+use wire::forward::{EvalWrite, PageEnd, RangeRead};
 use wire::item::{Item, PrimaryKey};
 
 use super::error::ApiError;
@@ -60,6 +61,30 @@ pub struct GetItemCall {
     pub consistent: bool,
 }
 
+/// A write the partition leader evaluates against the current item: conditions, updates,
+/// returned images, sizes for capacity (`wire::forward::EvalWrite`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteItemCall {
+    pub table: TableRef,
+    pub key: PrimaryKey,
+    pub write: EvalWrite,
+}
+
+/// The leader's verdict on a [`WriteItemCall`] (an update that cannot apply is
+/// `ApiError::Validation`). Sizes are DynamoDB's item sizes, 0 for no item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written {
+        image: Option<Item>,
+        old_bytes: usize,
+        new_bytes: usize,
+    },
+    ConditionFailed {
+        old: Option<Item>,
+        old_bytes: usize,
+    },
+}
+
 /// DeleteItem.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeleteItemCall {
@@ -67,6 +92,24 @@ pub struct DeleteItemCall {
     pub key: PrimaryKey,
     /// ReturnValues=ALL_OLD: the backend must return the deleted item, if any.
     pub return_old: bool,
+}
+
+/// Query and Scan: one read of a stored-key range (`wire::forward::RangeRead`) on the
+/// partition that owns its lower bound (found by `wire::partition`'s hash in the bound's bytes
+/// 4..12, so a bound is at least 12 bytes: table id and hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeCall {
+    pub table: TableRef,
+    pub read: RangeRead,
+}
+
+/// What one [`RangeCall`] read: the items in the order read, and why it stopped
+/// ([`PageEnd::Boundary`]: the owning partition's keys end inside the range; the caller reads
+/// on from the boundary with another call).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangePage {
+    pub items: Vec<Item>,
+    pub end: PageEnd,
 }
 
 /// What the API layer needs from the rest of the node.
@@ -107,4 +150,48 @@ pub trait ApiBackend: Send + Sync + 'static {
     /// DeleteItem. Returns the deleted item when `call.return_old` (else `None` is fine).
     /// Deleting a missing item succeeds.
     fn delete_item(&self, call: DeleteItemCall) -> BoxFuture<'_, Result<Option<Item>, ApiError>>;
+
+    fn write_item(&self, call: WriteItemCall) -> BoxFuture<'_, Result<WriteOutcome, ApiError>>;
+
+    /// Query/Scan: one range read (see [`RangeCall`]). The read stops after
+    /// `read.items_max` items or once the *stored* images (`wire::item::encode_item`) read
+    /// reach `read.bytes_max` bytes, the item that reaches it included.
+    fn read_range(&self, call: RangeCall) -> BoxFuture<'_, Result<RangePage, ApiError>>;
+}
+
+/// The hash a range read is routed by: bytes 4..12 of its lower bound.
+pub fn range_hash(read: &RangeRead) -> Result<u64, ApiError> {
+    read.lower
+        .get(4..12)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| ApiError::Internal("range read without a hash in its lower bound".into()))
+}
+
+/// Turns the leader's reply to an evaluated write into a [`WriteOutcome`].
+pub fn write_outcome(reply: wire::forward::ItemReply) -> Result<WriteOutcome, ApiError> {
+    use wire::forward::ItemReply;
+    let decode = |b: Vec<u8>| {
+        wire::item::decode_item(&b)
+            .map_err(|e| ApiError::Internal(format!("stored item image is damaged: {e}")))
+    };
+    match reply {
+        ItemReply::Written {
+            image,
+            old_bytes,
+            new_bytes,
+        } => Ok(WriteOutcome::Written {
+            image: image.map(decode).transpose()?,
+            old_bytes: old_bytes as usize,
+            new_bytes: new_bytes as usize,
+        }),
+        ItemReply::ConditionFailed { old, old_bytes } => Ok(WriteOutcome::ConditionFailed {
+            old: old.map(decode).transpose()?,
+            old_bytes: old_bytes as usize,
+        }),
+        ItemReply::Invalid(m) => Err(ApiError::Validation(m)),
+        other => Err(ApiError::Internal(format!(
+            "unexpected answer to an evaluated write: {other:?}"
+        ))),
+    }
 }

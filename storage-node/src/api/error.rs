@@ -40,8 +40,10 @@ pub enum ApiError {
     ResourceInUse(String),
     #[error("LimitExceededException: {0}")]
     LimitExceeded(String),
+    /// The condition did not hold; the item when `ReturnValuesOnConditionCheckFailure=ALL_OLD`
+    /// asked for it (DynamoDB JSON, sent as the body's `Item`).
     #[error("ConditionalCheckFailedException")]
-    ConditionalCheckFailed,
+    ConditionalCheckFailed(Option<serde_json::Map<String, serde_json::Value>>),
     #[error("ProvisionedThroughputExceededException: {0}")]
     ProvisionedThroughputExceeded(String),
     #[error("ThrottlingException")]
@@ -76,7 +78,7 @@ impl ApiError {
             ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
             ApiError::ResourceInUse(_) => "ResourceInUseException",
             ApiError::LimitExceeded(_) => "LimitExceededException",
-            ApiError::ConditionalCheckFailed => "ConditionalCheckFailedException",
+            ApiError::ConditionalCheckFailed(_) => "ConditionalCheckFailedException",
             ApiError::ProvisionedThroughputExceeded(_) => "ProvisionedThroughputExceededException",
             ApiError::Throttling => "ThrottlingException",
             ApiError::RequestTooLarge { .. } => "RequestEntityTooLarge",
@@ -139,7 +141,7 @@ impl ApiError {
             ApiError::UnrecognizedClient => {
                 "The security token included in the request is invalid.".into()
             }
-            ApiError::ConditionalCheckFailed => "The conditional request failed".into(),
+            ApiError::ConditionalCheckFailed(_) => "The conditional request failed".into(),
             ApiError::Throttling => "Rate of requests exceeds the allowed throughput.".into(),
             ApiError::RequestTooLarge { limit_bytes } => {
                 format!("Request size exceeds {limit_bytes} bytes")
@@ -155,10 +157,13 @@ impl ApiError {
         if matches!(self, ApiError::NotFound) {
             return b"<UnknownOperationException/>\n".to_vec();
         }
-        let value = match self.message() {
+        let mut value = match self.message() {
             Some(m) => json!({"__type": self.type_string(), "message": m}),
             None => json!({"__type": self.type_string()}),
         };
+        if let ApiError::ConditionalCheckFailed(Some(item)) = self {
+            value["Item"] = serde_json::Value::Object(item.clone());
+        }
         serde_json::to_vec(&value).expect("a JSON value serializes")
     }
 
@@ -173,6 +178,17 @@ impl ApiError {
             | ControlErrorKind::Unavailable
             | ControlErrorKind::UnknownNode => ApiError::ServiceUnavailable(e.message),
             ControlErrorKind::Internal => ApiError::Internal(e.message),
+        }
+    }
+}
+
+/// Expression and legacy-parameter errors: their text is DynamoDB's message.
+impl From<wire::expr::ExprError> for ApiError {
+    fn from(e: wire::expr::ExprError) -> ApiError {
+        if e.is_serialization() {
+            ApiError::Serialization(e.to_string())
+        } else {
+            ApiError::Validation(e.to_string())
         }
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! **Tests only.** [`MemBackend`] keeps tables and items in `BTreeMap`s behind one mutex, has
 //! no replication, no durability and no limits beyond the API's own, and tables become ACTIVE
-//! at once. It is public only so that integration tests (`storage-node/tests/api_sdk.rs`) can
+//! at once. Range reads (Query, Scan) see each table as [`MEM_PARTITIONS`] equal hash
+//! partitions, so that callers meet partition boundaries as they do on a cluster. It is
+//! public only so that integration tests (`storage-node/tests/api_sdk.rs`) can
 //! start a server with it; the `cairn-node` binary never constructs one.
 
 use std::collections::BTreeMap;
@@ -14,14 +16,33 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use wire::TableId;
 use wire::control::{
-    BillingMode, ControlError, ControlErrorKind, CreateTableRequest, ListTablesReply,
+    BillingMode, ControlError, ControlErrorKind, CreateTableRequest, HashRange, ListTablesReply,
     ListTablesRequest, TableDesc, TableStatus,
 };
-use wire::item::{Item, KeySchema};
+use wire::item::{Item, KeySchema, decode_item, encode_item};
 use wire::key::table_range;
 
-use super::backend::{ApiBackend, BoxFuture, DeleteItemCall, GetItemCall, PutItemCall};
+use super::backend::{
+    ApiBackend, BoxFuture, DeleteItemCall, GetItemCall, PutItemCall, RangeCall, RangePage,
+    WriteItemCall, WriteOutcome, range_hash, write_outcome,
+};
 use super::error::ApiError;
+use crate::partition::eval::{Decision, evaluate};
+use crate::partition::range::{self, PageBuilder};
+use crate::partition::{Command, key_range};
+
+/// How many equal hash partitions range reads see per table.
+pub const MEM_PARTITIONS: u64 = 4;
+
+/// The hash range of the test partition owning `hash`.
+fn mem_partition(hash: u64) -> HashRange {
+    let width = u64::MAX / MEM_PARTITIONS + 1;
+    let i = hash / width;
+    HashRange {
+        start: i * width,
+        end: (i + 1 < MEM_PARTITIONS).then(|| (i + 1) * width),
+    }
+}
 
 #[derive(Default)]
 struct MemState {
@@ -180,6 +201,69 @@ impl ApiBackend for MemBackend {
     fn delete_item(&self, call: DeleteItemCall) -> BoxFuture<'_, Result<Option<Item>, ApiError>> {
         let old = self.lock().items.remove(&call.key.encoded);
         ready(Ok(old.filter(|_| call.return_old)))
+    }
+
+    /// Evaluated as the partition leader does (`partition::eval`), under the one lock.
+    fn write_item(&self, call: WriteItemCall) -> BoxFuture<'_, Result<WriteOutcome, ApiError>> {
+        let mut s = self.lock();
+        let key = call.key.encoded;
+        let old = s.items.get(&key).map(encode_item);
+        let reply = match evaluate(&key, &call.write, old.as_deref()) {
+            Ok(Decision::Reply(r)) => r,
+            Ok(Decision::Propose { command, reply }) => {
+                match command {
+                    Command::Put { key, value } => {
+                        let item = match decode_item(&value) {
+                            Ok(item) => item,
+                            Err(e) => return ready(Err(ApiError::Internal(e.to_string()))),
+                        };
+                        s.items.insert(key, item);
+                    }
+                    Command::Delete { key } => {
+                        s.items.remove(&key);
+                    }
+                }
+                reply
+            }
+            Err(e) => return ready(Err(ApiError::Internal(e.to_string()))),
+        };
+        ready(write_outcome(reply))
+    }
+
+    /// Read as a partition does (`partition::range`), on the test partition owning the
+    /// lower bound's hash.
+    fn read_range(&self, call: RangeCall) -> BoxFuture<'_, Result<RangePage, ApiError>> {
+        let hash = match range_hash(&call.read) {
+            Ok(h) => h,
+            Err(e) => return ready(Err(e)),
+        };
+        let owned = key_range(call.table.id, &mem_partition(hash));
+        let plan = range::plan(&call.read, &owned);
+        let s = self.lock();
+        let in_plan = s
+            .items
+            .range::<Vec<u8>, _>((plan.lower.clone(), plan.upper.clone()));
+        let mut page = PageBuilder::new(&call.read);
+        let mut push = |item: &Item| page.push(&encode_item(item));
+        if plan.reverse {
+            for (_, item) in in_plan.rev() {
+                if push(item) {
+                    break;
+                }
+            }
+        } else {
+            for (_, item) in in_plan {
+                if push(item) {
+                    break;
+                }
+            }
+        }
+        let (images, end) = page.finish(&plan);
+        let items = images
+            .iter()
+            .map(|b| decode_item(b).map_err(|e| ApiError::Internal(e.to_string())))
+            .collect::<Result<Vec<Item>, _>>();
+        ready(items.map(|items| RangePage { items, end }))
     }
 }
 

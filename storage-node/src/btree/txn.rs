@@ -264,8 +264,8 @@ impl<D: Disk> WriteTxn<D> {
         }
         self.reserve_one().await?;
         let id = self.alloc_id();
-        let mut buf = IoBuf::zeroed(self.sh().page_size);
-        buf.copy_from_slice(frame.bytes());
+        debug_assert_eq!(frame.bytes().len(), self.sh().page_size);
+        let mut buf = IoBuf::from_slice(frame.bytes());
         drop(frame);
         page::set_id_gen(&mut buf, id, self.txn);
         let used = self.tick;

@@ -110,12 +110,12 @@ impl ControlClient {
                 peer: peer.to_string(),
                 error,
             })?;
-        frame::decode::<ControlReply>(&reply, FRAME_BODY_BYTES_MAX_DEFAULT).map_err(|error| {
-            ControlCallError::BadReply {
+        reply
+            .decode::<ControlReply>()
+            .map_err(|error| ControlCallError::BadReply {
                 peer: peer.to_string(),
                 error,
-            }
-        })
+            })
     }
 
     /// Call any instance (the last one that answered first, instances that recently failed

@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 
 use tracing::warn;
 use wire::control::{NodeId, NodeInfo};
-use wire::frame::FRAME_BODY_BYTES_MAX_DEFAULT;
+use wire::frame::{CheckedFrame, FRAME_BODY_BYTES_MAX_DEFAULT};
 use wire::peer::ReplicationBatch;
 use wire::replication::Envelope;
 
@@ -225,10 +225,9 @@ fn envelope_bytes(env: &Envelope) -> usize {
 pub fn check_inbound(
     dir: &Directory,
     peer: &str,
-    frame: &[u8],
+    frame: &CheckedFrame,
 ) -> Result<(NodeId, Vec<Envelope>), String> {
-    let batch: ReplicationBatch =
-        wire::frame::decode(frame, FRAME_BODY_BYTES_MAX_DEFAULT).map_err(|e| e.to_string())?;
+    let batch: ReplicationBatch = frame.decode().map_err(|e| e.to_string())?;
     let from = NodeId(batch.from_node);
     match dir.get(from) {
         Some(n) if n.name == peer => Ok((from, batch.envelopes)),

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 use wire::control::{NodeCommand, NodeId, NodeInfo, ReplicaState};
-use wire::forward::{DigestReply, ItemReply, ItemRequest};
+use wire::forward::{DigestReply, ItemReply, ItemRequest, RangeRead};
 use wire::replication::{Envelope, GroupId, LogIndex, MemberId, Message, Role};
 
 mod flusher;
@@ -39,13 +39,15 @@ use super::store::{PendingFlush, Slot, Ticket};
 use super::{DriverConfig, DriverStats, GroupStatus};
 use crate::engine::{Apply, Engine, Install};
 use crate::io::Disk;
+use crate::partition::range::Plan;
 use crate::partition::{Outcome, Ownership, PartitionSm, Staged};
 use crate::replication::{Persisted, Replica};
 
 /// A request answered when its entry is visible.
 pub struct WriteWaiter {
     tx: oneshot::Sender<ItemReply>,
-    old: Option<Option<Vec<u8>>>,
+    /// The answer once the entry is applied (the old image, or an evaluated write's reply).
+    on_applied: ItemReply,
     /// When it was proposed (for the commit latency histogram).
     since: Instant,
 }
@@ -60,6 +62,12 @@ pub enum ReadWaiter {
     Eval {
         tx: oneshot::Sender<ItemReply>,
         req: ItemRequest,
+    },
+    /// A consistent range read (Query, Scan), planned on the partition's range.
+    Range {
+        tx: oneshot::Sender<ItemReply>,
+        read: RangeRead,
+        plan: Plan,
     },
 }
 
@@ -422,7 +430,9 @@ impl<D: Disk + Clone> Shell<D> {
             }
             for r in reads {
                 let tx = match r {
-                    ReadWaiter::Get { tx, .. } | ReadWaiter::Eval { tx, .. } => tx,
+                    ReadWaiter::Get { tx, .. }
+                    | ReadWaiter::Eval { tx, .. }
+                    | ReadWaiter::Range { tx, .. } => tx,
                 };
                 let _ = tx.send(ItemReply::Busy);
             }
@@ -552,7 +562,9 @@ impl<D: Disk + Clone> Shell<D> {
             let _ = w.tx.send(ItemReply::Ambiguous);
         }
         for r in reads {
-            let (ReadWaiter::Get { tx, .. } | ReadWaiter::Eval { tx, .. }) = r;
+            let (ReadWaiter::Get { tx, .. }
+            | ReadWaiter::Eval { tx, .. }
+            | ReadWaiter::Range { tx, .. }) = r;
             let _ = tx.send(ItemReply::NotHere);
         }
         for (_, tx, _) in h.evals {

@@ -8,10 +8,10 @@
 //!
 //! Invariants: `len <= cap`, `cap` is a multiple of `IO_ALIGN` and at least
 //! `IO_ALIGN`, the allocation is `cap` bytes aligned to `IO_ALIGN`, and bytes
-//! `0..cap` are always initialised (allocated zeroed).
+//! `0..cap` are always initialised (allocated zeroed, or copied and the tail zeroed).
 #![allow(unsafe_code)]
 
-use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::alloc::{Layout, alloc, alloc_zeroed, dealloc};
 use std::fmt;
 use std::ptr::NonNull;
 
@@ -42,11 +42,23 @@ impl IoBuf {
         IoBuf { ptr, len, cap }
     }
 
-    /// A buffer holding a copy of `data`.
+    /// A buffer holding a copy of `data` (written once: no zero-fill first, as the B-tree
+    /// copies a page on every first write to it in a transaction).
     pub fn from_slice(data: &[u8]) -> IoBuf {
-        let mut b = IoBuf::zeroed(data.len());
-        b.as_mut_slice().copy_from_slice(data);
-        b
+        let len = data.len();
+        let cap = len.max(1).div_ceil(IO_ALIGN) * IO_ALIGN;
+        let layout = Layout::from_size_align(cap, IO_ALIGN).expect("IoBuf layout");
+        // SAFETY: layout has non-zero size (cap >= IO_ALIGN).
+        let raw = unsafe { alloc(layout) };
+        let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        // SAFETY: `raw` is valid for writes of `cap` bytes and does not overlap `data`;
+        // `len <= cap`. Bytes 0..len are copied and len..cap zeroed, so all of 0..cap is
+        // initialised, as the type's invariant requires.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), raw, len);
+            std::ptr::write_bytes(raw.add(len), 0, cap - len);
+        }
+        IoBuf { ptr, len, cap }
     }
 
     pub fn len(&self) -> usize {
@@ -146,5 +158,30 @@ mod tests {
         let c = b.clone();
         assert_eq!(c.as_slice(), b.as_slice());
         assert_eq!(IoBuf::zeroed(0).capacity(), IO_ALIGN);
+    }
+
+    /// A copy holds the data, and the tail up to its capacity is zero (growing the length
+    /// exposes zeros, never stale memory).
+    #[test]
+    fn from_slice_copies_and_zeroes_the_tail() {
+        for len in [
+            0,
+            1,
+            100,
+            IO_ALIGN - 1,
+            IO_ALIGN,
+            IO_ALIGN + 5,
+            3 * IO_ALIGN,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8 | 1).collect();
+            let mut b = IoBuf::from_slice(&data);
+            assert_eq!(b.len(), len);
+            assert_eq!(b.as_slice(), &data[..]);
+            assert!(b.is_direct_aligned() || len % IO_ALIGN != 0);
+            let cap = b.capacity();
+            assert_eq!(cap, len.max(1).div_ceil(IO_ALIGN) * IO_ALIGN);
+            b.set_len(cap);
+            assert!(b[len..].iter().all(|&x| x == 0), "tail of {len}");
+        }
     }
 }

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use wire::control::{NodeId, NodeInfo, RegisterRequest};
 use wire::forward::{DigestReply, DigestRequest, ItemReply, ItemRequest};
+use wire::frame::CheckedFrame;
 
 use crate::api::auth::SigV4Keys;
 use crate::api::server::ApiConfig;
@@ -67,7 +68,7 @@ impl LocalItems for Driver {
 struct NodeCalls(OnceLock<ForwardHandler>);
 
 impl CallHandler for NodeCalls {
-    fn handle(&self, peer: String, frame: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+    fn handle(&self, peer: String, frame: CheckedFrame) -> BoxFuture<Option<Vec<u8>>> {
         match self.0.get() {
             Some(h) => h.handle(peer, frame),
             None => Box::pin(async { None }),

@@ -3,8 +3,8 @@
 //! engine work (`storage-node/src/driver/`).
 //!
 //! Commands are *blind* images: the leader evaluates a request (reads the old item for
-//! `ReturnValues`, later conditions) before proposing, so applying is a pure function of the
-//! entry. Byte layout of `Payload::Command`:
+//! `ReturnValues`, conditions and updates: `partition/eval.rs`) before proposing, so applying
+//! is a pure function of the entry. Byte layout of `Payload::Command`:
 //!
 //! ```text
 //! ver u8 = 1 | kind u8 (1 Put, 2 Delete) | klen u16 LE | key[klen] | (Put) value[rest]
@@ -16,6 +16,9 @@
 //!
 //! Invariants: applied commands only touch owned keys (others are answered `WrongGroup` and
 //! change nothing); staged work keeps log order, installs included.
+
+pub mod eval;
+pub mod range;
 
 use wire::TableId;
 use wire::control::HashRange;

@@ -8,7 +8,7 @@
 //! - DescribeTable (also called before every item operation): from the router's cache, so
 //!   item operations on existing tables keep working while etcd or the control plane is
 //!   down; a miss asks any control-plane instance.
-//! - PutItem, GetItem, DeleteItem: items travel in their stored binary form
+//! - PutItem, GetItem, DeleteItem, evaluated writes and range reads (Query, Scan): items travel in their stored binary form
 //!   (`wire::item::encode_item`/`decode_item`), routed by `key.hash`; router errors map to
 //!   `ApiError` with `From<RouteError>` (`mod.rs`).
 //!
@@ -20,12 +20,15 @@ use wire::control::{
     ControlError, ControlErrorKind, ControlReply, ControlRequest, CreateTableRequest,
     ListTablesReply, ListTablesRequest, TableDesc,
 };
-use wire::forward::ItemOp;
+use wire::forward::{ItemOp, PageEnd};
 use wire::item::{Item, decode_item, encode_item};
 
 use super::refresh::unavailable;
 use super::{ItemCall, Router};
-use crate::api::backend::{ApiBackend, BoxFuture, DeleteItemCall, GetItemCall, PutItemCall};
+use crate::api::backend::{
+    ApiBackend, BoxFuture, DeleteItemCall, GetItemCall, PutItemCall, RangeCall, RangePage,
+    WriteItemCall, WriteOutcome, range_hash, write_outcome,
+};
 use crate::api::error::ApiError;
 
 /// The node's API backend.
@@ -163,6 +166,44 @@ impl ApiBackend for NodeBackend {
             };
             let old = self.item(&call.table.name, call.key, op).await?;
             Ok(old.filter(|_| call.return_old))
+        })
+    }
+
+    fn write_item(&self, call: WriteItemCall) -> BoxFuture<'_, Result<WriteOutcome, ApiError>> {
+        Box::pin(async move {
+            let item_call = ItemCall {
+                key: call.key.encoded,
+                hash: call.key.hash,
+                op: ItemOp::Eval(call.write),
+            };
+            let reply = self.router.eval_write(&call.table.name, item_call).await?;
+            write_outcome(reply)
+        })
+    }
+
+    fn read_range(&self, call: RangeCall) -> BoxFuture<'_, Result<RangePage, ApiError>> {
+        Box::pin(async move {
+            let lower = call.read.lower.clone();
+            let item_call = ItemCall {
+                key: lower.clone(),
+                hash: range_hash(&call.read)?,
+                op: ItemOp::Range(call.read),
+            };
+            let (images, end) = self.router.range(&call.table.name, item_call).await?;
+            let items = images
+                .iter()
+                .map(|b| decode_item(b))
+                .collect::<Result<Vec<Item>, _>>()
+                .map_err(|e| ApiError::Internal(format!("stored item image is damaged: {e}")))?;
+            // The caller reads on from a boundary: one that does not advance would loop.
+            if let PageEnd::Boundary(k) = &end
+                && *k <= lower
+            {
+                return Err(ApiError::Internal(
+                    "a range read's boundary does not advance".into(),
+                ));
+            }
+            Ok(RangePage { items, end })
         })
     }
 }

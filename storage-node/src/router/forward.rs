@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 use wire::forward::{DigestReply, DigestRequest, ItemRequest};
-use wire::frame::{self, Framed};
+use wire::frame::{self, CheckedFrame, Framed};
 
 use super::{LocalItems, RouterStats, bump};
 use crate::transport::{BoxFuture, CallHandler};
@@ -48,11 +48,11 @@ impl ForwardHandler {
 }
 
 impl CallHandler for ForwardHandler {
-    fn handle(&self, peer: String, f: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+    fn handle(&self, peer: String, f: CheckedFrame) -> BoxFuture<Option<Vec<u8>>> {
         let max = self.frame_body_bytes_max;
-        match frame::peek_type(&f) {
-            Some((t, _)) if t == ItemRequest::TYPE => {
-                let req = match frame::decode::<ItemRequest>(&f, max) {
+        match f.header().msg_type {
+            t if t == ItemRequest::TYPE => {
+                let req = match f.decode::<ItemRequest>() {
                     Ok(r) => r,
                     Err(e) => {
                         warn!(peer = %peer, error = %e, "refused a forwarded item request");
@@ -63,8 +63,8 @@ impl CallHandler for ForwardHandler {
                 let fut = self.local.execute(req);
                 Box::pin(async move { encode_reply(&fut.await, max, &peer) })
             }
-            Some((t, _)) if t == DigestRequest::TYPE => {
-                let req = match frame::decode::<DigestRequest>(&f, max) {
+            t if t == DigestRequest::TYPE => {
+                let req = match f.decode::<DigestRequest>() {
                     Ok(r) => r,
                     Err(e) => {
                         warn!(peer = %peer, error = %e, "refused a digest request");

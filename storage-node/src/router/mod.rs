@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::warn;
 use wire::control::{ControlError, NodeId, NodeInfo, PartitionDesc, TableDesc};
-use wire::forward::{DigestReply, DigestRequest, ItemOp, ItemReply, ItemRequest};
+use wire::forward::{DigestReply, DigestRequest, ItemOp, ItemReply, ItemRequest, PageEnd};
 use wire::frame::FRAME_BODY_BYTES_MAX_DEFAULT;
 use wire::replication::GroupId;
 
@@ -355,7 +355,38 @@ impl Router {
     /// (writes, consistent reads) or at a nearby replica (eventual reads). `Ok`: for `Get`,
     /// the stored item; for writes, the old image when asked for.
     pub async fn item(&self, table: &str, call: ItemCall) -> Result<Option<Vec<u8>>, RouteError> {
-        self.inner.route(table, call).await
+        match self.inner.route(table, call).await? {
+            ItemReply::Ok(v) => Ok(v),
+            other => Err(RouteError::Internal(format!(
+                "unexpected answer to a plain item operation: {other:?}"
+            ))),
+        }
+    }
+
+    /// Runs an evaluated write (`ItemOp::Eval`) like [`Router::item`]; the answer is
+    /// `Written`, `ConditionFailed` or `Invalid` (the leader's verdict).
+    pub async fn eval_write(&self, table: &str, call: ItemCall) -> Result<ItemReply, RouteError> {
+        match self.inner.route(table, call).await? {
+            ItemReply::Ok(_) => Err(RouteError::Internal(
+                "a plain answer to an evaluated write".to_owned(),
+            )),
+            reply => Ok(reply),
+        }
+    }
+
+    /// Runs one range read (`ItemOp::Range`, Query and Scan) on the partition owning
+    /// `call.hash` (its lower bound's): the stored images read and why the page ended.
+    pub async fn range(
+        &self,
+        table: &str,
+        call: ItemCall,
+    ) -> Result<(Vec<Vec<u8>>, PageEnd), RouteError> {
+        match self.inner.route(table, call).await? {
+            ItemReply::Page { items, end } => Ok((items, end)),
+            other => Err(RouteError::Internal(format!(
+                "unexpected answer to a range read: {other:?}"
+            ))),
+        }
     }
 
     /// The description of an ACTIVE table from the cache, else from a control-plane

@@ -13,7 +13,7 @@
 //! - `NotCommitted` → certainly no effect: retry;
 //! - `Ambiguous` → stop: the write's fate is unknown.
 //!
-//! Eventual reads go to a `Full` replica in this node's AZ (this node first) and fall back
+//! Eventual reads (GetItem and range reads without ConsistentRead) go to a `Full` replica in this node's AZ (this node first) and fall back
 //! to the leader path on anything but `Ok`.
 //!
 //! Leader path order: the cached leader (default: `replicas[0]`, the preferred leader), then
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 use wire::control::{NodeId, NodeInfo, PartitionDesc};
 use wire::forward::{DigestReply, DigestRequest, ItemOp, ItemReply, ItemRequest};
-use wire::frame;
+use wire::frame::{self, CheckedFrame};
 use wire::replication::{GroupId, Role};
 
 use crate::transport::CallError;
@@ -88,13 +88,13 @@ impl Attempts {
 }
 
 impl Inner {
-    pub(crate) async fn route(
-        &self,
-        table: &str,
-        call: ItemCall,
-    ) -> Result<Option<Vec<u8>>, RouteError> {
-        let is_write = !matches!(call.op, ItemOp::Get { .. });
-        let eventual_op = matches!(call.op, ItemOp::Get { consistent: false });
+    pub(crate) async fn route(&self, table: &str, call: ItemCall) -> Result<ItemReply, RouteError> {
+        let is_write = !matches!(call.op, ItemOp::Get { .. } | ItemOp::Range(_));
+        let eventual_op = match &call.op {
+            ItemOp::Get { consistent } => !consistent,
+            ItemOp::Range(r) => !r.consistent,
+            _ => false,
+        };
         // Still trying the in-AZ replica (cleared on the first fallback to the leader path).
         let mut eventual = eventual_op;
         let mut st = Attempts {
@@ -144,7 +144,13 @@ impl Inner {
             };
             let reply = self.attempt(target, req, timeout).await;
             match reply {
-                Ok(ItemReply::Ok(v)) => {
+                Ok(
+                    reply @ (ItemReply::Ok(_)
+                    | ItemReply::Written { .. }
+                    | ItemReply::ConditionFailed { .. }
+                    | ItemReply::Invalid(_)
+                    | ItemReply::Page { .. }),
+                ) => {
                     self.clear_suspect(target);
                     if eventual {
                         // eventual_target only picks replicas in this node's AZ.
@@ -155,7 +161,7 @@ impl Inner {
                         // leadership.
                         self.set_leader(part.id, target);
                     }
-                    return Ok(v);
+                    return Ok(reply);
                 }
                 Ok(ItemReply::NotLeader { leader }) => {
                     bump(&self.stats.redirects);
@@ -319,8 +325,7 @@ impl Inner {
         }
         bump(&self.stats.remote);
         let reply = self.call_frame(&node, &req, timeout).await?;
-        frame::decode::<ItemReply>(&reply, self.cfg.frame_body_bytes_max)
-            .map_err(AttemptError::BadReply)
+        reply.decode::<ItemReply>().map_err(AttemptError::BadReply)
     }
 
     async fn call_frame<T: frame::Framed>(
@@ -328,7 +333,7 @@ impl Inner {
         node: &NodeInfo,
         msg: &T,
         timeout: Duration,
-    ) -> Result<Vec<u8>, AttemptError> {
+    ) -> Result<CheckedFrame, AttemptError> {
         let f = frame::encode(msg, self.cfg.frame_body_bytes_max)
             .map_err(|e| AttemptError::Call(CallError::BadFrame(e)))?;
         self.transport
@@ -357,7 +362,8 @@ impl Inner {
             .call_frame(&info, &req, timeout)
             .await
             .map_err(|e| RouteError::Unavailable(format!("digest from {node}: {e}")))?;
-        frame::decode::<DigestReply>(&reply, self.cfg.frame_body_bytes_max)
+        reply
+            .decode::<DigestReply>()
             .map_err(|e| RouteError::Internal(format!("digest reply from {node}: {e}")))
     }
 }

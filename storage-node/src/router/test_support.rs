@@ -20,12 +20,14 @@ use wire::control::{
     PartitionDesc, ReplicaDesc, RoutingReply, TableDesc, TableStatus,
 };
 use wire::forward::{DigestReply, DigestRequest, ItemOp, ItemReply, ItemRequest};
-use wire::frame::{self, FRAME_BODY_BYTES_MAX_DEFAULT};
+use wire::frame::{self, CheckedFrame, FRAME_BODY_BYTES_MAX_DEFAULT};
 use wire::replication::{GroupId, MemberId, Role};
 
 use super::forward::{self, ForwardHandler};
 use super::{LocalItems, Router, RouterConfig};
 use crate::control_client::ControlClient;
+use crate::partition::Command;
+use crate::partition::eval::Decision;
 use crate::transport::test_support::TestDir;
 use crate::transport::{BoxFuture, CallHandler, Transport, TransportConfig, certs};
 
@@ -177,8 +179,9 @@ impl FakeControl {
 }
 
 impl CallHandler for FakeControl {
-    fn handle(&self, _peer: String, f: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
-        let reply = frame::decode::<ControlRequest>(&f, FRAME_BODY_BYTES_MAX_DEFAULT)
+    fn handle(&self, _peer: String, f: CheckedFrame) -> BoxFuture<Option<Vec<u8>>> {
+        let reply = f
+            .decode::<ControlRequest>()
             .ok()
             .map(|req| self.answer(req))
             .and_then(|r| frame::encode(&r, FRAME_BODY_BYTES_MAX_DEFAULT).ok());
@@ -231,11 +234,19 @@ impl FakeNode {
         if !g.range.contains(req.hash) {
             return ItemReply::WrongGroup;
         }
-        if let ItemOp::Get { consistent: false } = req.op {
+        let eventual = match &req.op {
+            ItemOp::Get { consistent } => !consistent,
+            ItemOp::Range(r) => !r.consistent,
+            _ => false,
+        };
+        if eventual {
             if c.busy_eventual.contains(&self.id) {
                 return ItemReply::Busy;
             }
             c.eventual.push(self.id);
+            if let ItemOp::Range(r) = &req.op {
+                return range_page(&c.data, req.group, r);
+            }
             return ItemReply::Ok(c.data.get(&req.key).map(|(_, v)| v.clone()));
         }
         if g.leader != self.id {
@@ -248,8 +259,59 @@ impl FakeNode {
             ItemOp::Put { item, .. } => c.data.insert(req.key, (req.group, item)),
             ItemOp::Delete { .. } => c.data.remove(&req.key),
             ItemOp::Get { .. } => c.data.get(&req.key).cloned(),
+            ItemOp::Range(r) => return range_page(&c.data, req.group, &r),
+            // The leader's evaluation, as the real shell runs it.
+            ItemOp::Eval(w) => {
+                let old = c.data.get(&req.key).map(|(_, v)| v.clone());
+                return match crate::partition::eval::evaluate(&req.key, &w, old.as_deref()) {
+                    Ok(Decision::Reply(r)) => r,
+                    Ok(Decision::Propose { command, reply }) => {
+                        match command {
+                            Command::Put { key, value } => {
+                                c.data.insert(key, (req.group, value));
+                            }
+                            Command::Delete { key } => {
+                                c.data.remove(&key);
+                            }
+                        }
+                        reply
+                    }
+                    Err(_) => ItemReply::Busy,
+                };
+            }
         };
         ItemReply::Ok(old.map(|(_, v)| v))
+    }
+}
+
+/// Every stored value of `group` within `r`'s bounds, ascending, as one page (the fake
+/// partitions hold only their own keys; limits and boundaries are `partition::range`'s, tested
+/// there).
+fn range_page(
+    data: &BTreeMap<Vec<u8>, (GroupId, Vec<u8>)>,
+    group: GroupId,
+    r: &wire::forward::RangeRead,
+) -> ItemReply {
+    let items = data
+        .iter()
+        .filter(|(k, (g, _))| {
+            *g == group
+                && (if r.lower_inclusive {
+                    **k >= r.lower
+                } else {
+                    **k > r.lower
+                })
+                && (if r.upper_inclusive {
+                    **k <= r.upper
+                } else {
+                    **k < r.upper
+                })
+        })
+        .map(|(_, (_, v))| v.clone())
+        .collect();
+    ItemReply::Page {
+        items,
+        end: wire::forward::PageEnd::Done,
     }
 }
 
@@ -292,9 +354,9 @@ impl LocalItems for FakeNode {
 pub(crate) struct NodeCalls(pub OnceLock<ForwardHandler>);
 
 impl CallHandler for NodeCalls {
-    fn handle(&self, peer: String, f: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
-        match (self.0.get(), frame::peek_type(&f)) {
-            (Some(h), Some((t, _))) if forward::handles(t) => h.handle(peer, f),
+    fn handle(&self, peer: String, f: CheckedFrame) -> BoxFuture<Option<Vec<u8>>> {
+        match self.0.get() {
+            Some(h) if forward::handles(f.header().msg_type) => h.handle(peer, f),
             _ => Box::pin(async { None }),
         }
     }

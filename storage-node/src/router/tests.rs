@@ -12,7 +12,7 @@ use wire::control::{
     ControlErrorKind, CreateTableRequest, HashRange, ListTablesRequest, TableStatus,
 };
 use wire::forward::{DigestReply, ItemOp, ItemReply, ItemRequest};
-use wire::frame::{self, FRAME_BODY_BYTES_MAX_DEFAULT};
+use wire::frame::{self, CheckedFrame, FRAME_BODY_BYTES_MAX_DEFAULT, Framed};
 use wire::item::{AttributeValue, Item, KeySchema};
 
 use super::test_support::*;
@@ -524,17 +524,25 @@ async fn the_forward_handler_answers_only_its_frames() {
     };
     let f = frame::encode(&req, FRAME_BODY_BYTES_MAX_DEFAULT).unwrap();
     assert!(forward::handles(frame::peek_type(&f).unwrap().0));
-    let reply = h.handle("p".into(), f.clone()).await.unwrap();
+    let checked = CheckedFrame::check(f.clone(), FRAME_BODY_BYTES_MAX_DEFAULT).unwrap();
+    let reply = h.handle("p".into(), checked).await.unwrap();
     let reply = frame::decode::<ItemReply>(&reply, FRAME_BODY_BYTES_MAX_DEFAULT).unwrap();
     assert_eq!(reply, ItemReply::Ok(None));
     assert_eq!(stats.snapshot().served, 1);
-    // A corrupted body, an unknown type: no reply, nothing served.
+    // A corrupted frame never reaches a handler (the transport's check refuses it); a body
+    // that is no ItemRequest, and an unknown type: no reply, nothing served.
     let mut bad = f;
     let last = bad.len() - 1;
     bad[last] ^= 0xFF;
-    assert_eq!(h.handle("p".into(), bad).await, None);
+    assert_eq!(
+        CheckedFrame::check(bad, FRAME_BODY_BYTES_MAX_DEFAULT),
+        Err(frame::FrameError::Checksum)
+    );
+    let check = |f: Vec<u8>| CheckedFrame::check(f, FRAME_BODY_BYTES_MAX_DEFAULT).unwrap();
+    let garbage = frame::encode_raw(ItemRequest::TYPE, ItemRequest::VERSION, &[7; 40]).unwrap();
+    assert_eq!(h.handle("p".into(), check(garbage)).await, None);
     let other = frame::encode_raw(0x00FE, 1, b"hello").unwrap();
     assert!(!forward::handles(0x00FE));
-    assert_eq!(h.handle("p".into(), other).await, None);
+    assert_eq!(h.handle("p".into(), check(other)).await, None);
     assert_eq!(stats.snapshot().served, 1);
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
-use wire::frame;
+use wire::frame::{self, CheckedFrame};
 use wire::peer::PeerHello;
 
 use super::serve::{self, ReadFrameError, read_frame};
@@ -316,8 +316,7 @@ pub(super) async fn dial(
         .await
         .map_err(|_| "hello timed out".to_owned())?
         .map_err(|e| format!("hello refused: {e}"))?;
-    let answer: PeerHello =
-        frame::decode(&reply, HELLO_BODY_BYTES_MAX).map_err(|e| format!("hello reply: {e}"))?;
+    let answer: PeerHello = reply.decode().map_err(|e| format!("hello reply: {e}"))?;
     if answer.name != name {
         conn.close(CLOSE_HANDSHAKE.into(), b"wrong hello name");
         return Err(format!("hello from {:?}, expected {name:?}", answer.name));
@@ -334,7 +333,7 @@ pub(crate) async fn call_on(
     conn: &quinn::Connection,
     request: &[u8],
     body_bytes_max: usize,
-) -> Result<Vec<u8>, CallError> {
+) -> Result<CheckedFrame, CallError> {
     let (mut send, mut recv) = conn
         .open_bi()
         .await

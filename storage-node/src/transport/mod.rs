@@ -15,10 +15,12 @@
 //!   being read, QUIC flow control pushes back, and the sender's queue fills.
 //! - Peers are named by host name; [`Transport::set_peer_addr`] keeps the address book.
 //!
-//! Every frame crossing the transport is checked against `wire::frame` on both ends: magic,
-//! body bound (`frame_body_bytes_max`, checked from the header before the body is read or
-//! allocated) and checksum; typed decoding (type, version, rkyv validation) is the
-//! receiver's business (`wire::frame::decode`). A frame that fails is logged with its reason
+//! Every frame crossing the transport is checked against `wire::frame` on both ends. The
+//! sender checks its shape (magic, reserved bits, body bound, length: `check_shape`; the
+//! checksum is right by construction of `wire::frame::encode`). The receiver checks the
+//! body bound from the header before the body is read or allocated, then the checksum, and
+//! hands on a [`CheckedFrame`]: each frame is hashed once per side. Typed decoding (type,
+//! version, rkyv validation) is the receiver's business ([`CheckedFrame::decode`]). A frame that fails is logged with its reason
 //! and the connection is closed (code [`CLOSE_BAD_FRAME`], the reason as close reason): with
 //! TLS below, a bad frame means a broken peer, and its framing can no longer be trusted. The
 //! sender's side then reconnects; frames in flight on the closed connection are lost, as on
@@ -62,7 +64,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use wire::frame::{FRAME_BODY_BYTES_MAX_DEFAULT, FrameError, split_frame};
+use wire::frame::{CheckedFrame, FRAME_BODY_BYTES_MAX_DEFAULT, FrameError, check_shape};
 
 pub use certs::{CertError, Identity};
 pub use tls::TlsError;
@@ -175,11 +177,11 @@ pub enum CallError {
 }
 
 /// A one-way frame from a peer (header and checksum checked; decode it with
-/// `wire::frame::decode`).
+/// [`CheckedFrame::decode`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InboundFrame {
     pub peer: String,
-    pub frame: Vec<u8>,
+    pub frame: CheckedFrame,
 }
 
 /// A boxed future, as [`CallHandler`] returns.
@@ -189,14 +191,14 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// whole frame (it is checked before it is sent). `None` resets the call's stream (the caller
 /// gets [`CallError::NoReply`]).
 pub trait CallHandler: Send + Sync + 'static {
-    fn handle(&self, peer: String, frame: Vec<u8>) -> BoxFuture<Option<Vec<u8>>>;
+    fn handle(&self, peer: String, frame: CheckedFrame) -> BoxFuture<Option<Vec<u8>>>;
 }
 
 /// A handler that answers no call.
 pub struct NoCalls;
 
 impl CallHandler for NoCalls {
-    fn handle(&self, _peer: String, _frame: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+    fn handle(&self, _peer: String, _frame: CheckedFrame) -> BoxFuture<Option<Vec<u8>>> {
         Box::pin(async { None })
     }
 }
@@ -329,7 +331,7 @@ impl Transport {
         if self.shared.shut.load(Ordering::Relaxed) {
             return Err(SendError::Shutdown);
         }
-        split_frame(&frame, self.shared.config.frame_body_bytes_max)
+        check_shape(&frame, self.shared.config.frame_body_bytes_max)
             .map_err(SendError::BadFrame)?;
         let p = self
             .shared
@@ -348,12 +350,12 @@ impl Transport {
         peer: &str,
         frame: Vec<u8>,
         timeout: Duration,
-    ) -> Result<Vec<u8>, CallError> {
+    ) -> Result<CheckedFrame, CallError> {
         if self.shared.shut.load(Ordering::Relaxed) {
             return Err(CallError::Shutdown);
         }
         let max = self.shared.config.frame_body_bytes_max;
-        split_frame(&frame, max).map_err(CallError::BadFrame)?;
+        check_shape(&frame, max).map_err(CallError::BadFrame)?;
         let p = self
             .shared
             .peers

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wire::frame::{self, FrameError, HEADER_BYTES, read_header, split_frame};
+use wire::frame::{self, CheckedFrame, FrameError, HEADER_BYTES, check_shape, read_header};
 use wire::peer::PeerHello;
 
 use super::link::{self, HELLO_BODY_BYTES_MAX, Link};
@@ -36,7 +36,7 @@ pub(crate) enum ReadFrameError {
 pub(crate) async fn read_frame(
     recv: &mut quinn::RecvStream,
     body_bytes_max: usize,
-) -> Result<Option<Vec<u8>>, ReadFrameError> {
+) -> Result<Option<CheckedFrame>, ReadFrameError> {
     let mut head = [0u8; HEADER_BYTES];
     match recv.read_exact(&mut head).await {
         Ok(()) => {}
@@ -65,10 +65,9 @@ pub(crate) async fn read_frame(
             Err(e) => return Err(stream_error(e)),
         }
     }
-    header
-        .verify_body(&frame[HEADER_BYTES..])
-        .map_err(ReadFrameError::Frame)?;
-    Ok(Some(frame))
+    CheckedFrame::check(frame, body_bytes_max)
+        .map(Some)
+        .map_err(ReadFrameError::Frame)
 }
 
 fn stream_error(e: quinn::ReadError) -> ReadFrameError {
@@ -153,8 +152,7 @@ async fn hello(shared: &Shared, conn: &quinn::Connection, name: &str) -> Result<
         .await
         .map_err(|e| format!("{e:?}"))?
         .ok_or_else(|| "empty hello stream".to_owned())?;
-    let hello: PeerHello =
-        frame::decode(&request, HELLO_BODY_BYTES_MAX).map_err(|e| e.to_string())?;
+    let hello: PeerHello = request.decode().map_err(|e| e.to_string())?;
     if hello.name != name {
         return Err(format!(
             "hello says {:?}, certificate says {name:?}",
@@ -252,7 +250,7 @@ async fn call_stream(
     };
     match shared.handler.handle(peer.clone(), request).await {
         Some(reply) => {
-            if let Err(e) = split_frame(&reply, max) {
+            if let Err(e) = check_shape(&reply, max) {
                 tracing::error!(%peer, "call handler produced a bad frame: {e}");
                 let _ = send.reset(RESET_NO_REPLY.into());
                 return;

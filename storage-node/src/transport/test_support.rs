@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use wire::frame;
+use wire::frame::{self, CheckedFrame};
 
 use super::certs::{self, Identity};
 use super::{BoxFuture, CallHandler, InboundFrame, Transport, TransportConfig};
@@ -67,8 +67,9 @@ pub(crate) fn test_config() -> TransportConfig {
 pub(crate) struct Echo;
 
 impl CallHandler for Echo {
-    fn handle(&self, _peer: String, frame: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+    fn handle(&self, _peer: String, frame: CheckedFrame) -> BoxFuture<Option<Vec<u8>>> {
         Box::pin(async move {
+            let frame = frame.into_bytes();
             let body = &frame[frame::HEADER_BYTES..];
             if body.starts_with(b"slow") {
                 tokio::time::sleep(Duration::from_secs(2)).await;

@@ -8,7 +8,7 @@ use super::test_support::*;
 use super::*;
 
 fn body_of(f: &InboundFrame) -> &[u8] {
-    &f.frame[wire::frame::HEADER_BYTES..]
+    &f.frame.as_bytes()[wire::frame::HEADER_BYTES..]
 }
 
 /// Sends, yielding while the queue is full (the caller's side of backpressure).
@@ -61,14 +61,14 @@ async fn calls_reply_time_out_and_refuse() {
     let t = Duration::from_secs(5);
 
     let req = test_frame(b"ping");
-    assert_eq!(a.call("b", req.clone(), t).await.unwrap(), req);
+    assert_eq!(a.call("b", req.clone(), t).await.unwrap().into_bytes(), req);
     // Many calls at once, each on its own stream.
     let calls: Vec<_> = (0..64u32)
         .map(|i| {
             let a = a.clone();
             tokio::spawn(async move {
                 let f = test_frame(&i.to_le_bytes());
-                assert_eq!(a.call("b", f.clone(), t).await.unwrap(), f);
+                assert_eq!(a.call("b", f.clone(), t).await.unwrap().into_bytes(), f);
             })
         })
         .collect();
@@ -81,7 +81,9 @@ async fn calls_reply_time_out_and_refuse() {
             .await,
         Err(CallError::Timeout)
     );
-    assert!(started.elapsed() < Duration::from_secs(1));
+    // The echo answers "slow" after 2 s; the deadline must cut the call off before that
+    // (with room for a loaded CI machine's late timers).
+    assert!(started.elapsed() < Duration::from_millis(1900));
     assert_eq!(
         a.call("b", test_frame(b"none"), t).await,
         Err(CallError::NoReply)
@@ -90,15 +92,17 @@ async fn calls_reply_time_out_and_refuse() {
         a.call("nobody", test_frame(b"x"), t).await,
         Err(CallError::UnknownPeer("nobody".into()))
     );
+    // The sender checks a frame's shape (a corrupted checksum is the receiver's to find:
+    // `corrupted_frame_closes_the_connection_cleanly`).
     let mut bad = test_frame(b"x");
-    bad[32] ^= 1;
-    assert_eq!(
+    bad.pop();
+    assert!(matches!(
         a.call("b", bad, t).await,
-        Err(CallError::BadFrame(FrameError::Checksum))
-    );
+        Err(CallError::BadFrame(FrameError::Truncated { .. }))
+    ));
 
     // b has no address for a, but calls it over the connection a opened.
-    assert_eq!(b.call("a", req.clone(), t).await.unwrap(), req);
+    assert_eq!(b.call("a", req.clone(), t).await.unwrap().into_bytes(), req);
     assert_eq!(b.shared.endpoint.open_connections(), 1);
     a.shutdown().await;
     b.shutdown().await;
@@ -147,7 +151,9 @@ async fn queue_to_unreachable_peer_fills_then_refuses_without_blocking() {
         refusing.elapsed() < Duration::from_millis(500),
         "send blocked"
     );
-    assert!(started.elapsed() < Duration::from_secs(1));
+    // The echo answers "slow" after 2 s; the deadline must cut the call off before that
+    // (with room for a loaded CI machine's late timers).
+    assert!(started.elapsed() < Duration::from_millis(1900));
 
     // The byte bound bites before the frame bound.
     let (c, _rx) = start_with(
@@ -369,7 +375,7 @@ async fn corrupted_frame_closes_the_connection_cleanly() {
     )
     .unwrap();
     let reply = link::call_on(&conn, &hello, 512).await.unwrap();
-    assert_eq!(wire::frame::peek_type(&reply), Some((2, 1)));
+    assert_eq!(wire::frame::peek_type(reply.as_bytes()), Some((2, 1)));
 
     let mut uni = conn.open_uni().await.unwrap();
     uni.write_all(&test_frame(b"good")).await.unwrap();

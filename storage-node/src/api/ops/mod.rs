@@ -20,6 +20,8 @@ use super::backend::ApiBackend;
 use super::error::ApiError;
 use super::server::ApiConfig;
 
+mod batch_get_item;
+mod batch_write_item;
 mod create_table;
 mod delete_item;
 mod delete_table;
@@ -30,6 +32,10 @@ mod list_tables;
 mod put_item;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_writes;
+mod update_item;
+mod write_common;
 
 /// A request's parameters.
 pub type Params = Map<String, Value>;
@@ -50,17 +56,17 @@ pub enum Operation {
     PutItem,
     GetItem,
     DeleteItem,
+    UpdateItem,
+    BatchGetItem,
+    BatchWriteItem,
     /// A DynamoDB operation Cairn does not serve yet (issue 5 and later).
     NotYet(&'static str),
 }
 
 /// DynamoDB operations not served yet.
 const NOT_YET: &[&str] = &[
-    "UpdateItem",
     "Query",
     "Scan",
-    "BatchGetItem",
-    "BatchWriteItem",
     "TransactGetItems",
     "TransactWriteItems",
     "UpdateTable",
@@ -99,6 +105,9 @@ impl Operation {
             "PutItem" => Operation::PutItem,
             "GetItem" => Operation::GetItem,
             "DeleteItem" => Operation::DeleteItem,
+            "UpdateItem" => Operation::UpdateItem,
+            "BatchGetItem" => Operation::BatchGetItem,
+            "BatchWriteItem" => Operation::BatchWriteItem,
             other => Operation::NotYet(NOT_YET.iter().copied().find(|n| *n == other)?),
         })
     }
@@ -115,6 +124,9 @@ impl Operation {
             Operation::PutItem => "PutItem",
             Operation::GetItem => "GetItem",
             Operation::DeleteItem => "DeleteItem",
+            Operation::UpdateItem => "UpdateItem",
+            Operation::BatchGetItem => "BatchGetItem",
+            Operation::BatchWriteItem => "BatchWriteItem",
             Operation::NotYet(name) => name,
         }
     }
@@ -130,10 +142,57 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, params: &Params) -> Result<V
         Operation::PutItem => put_item::run(ctx, params).await,
         Operation::GetItem => get_item::run(ctx, params).await,
         Operation::DeleteItem => delete_item::run(ctx, params).await,
+        Operation::UpdateItem => update_item::run(ctx, params).await,
+        Operation::BatchGetItem => batch_get_item::run(ctx, params).await,
+        Operation::BatchWriteItem => batch_write_item::run(ctx, params).await,
         Operation::NotYet(name) => Err(ApiError::Validation(format!(
             "Cairn does not support the {name} operation yet"
         ))),
     }
+}
+
+/// Runs `futs` concurrently on the calling task and returns their outputs in order (batch
+/// operations: at most 100 futures, each polled on every wake-up).
+pub async fn join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futs.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}
+
+/// A batch operation's `RequestItems` (table name → its requests): null or empty is a
+/// framework violation recorded in `v` (and an empty map returned).
+pub fn request_items(params: &Params, v: &mut Violations) -> Result<Params, ApiError> {
+    let items = opt_object(params, "RequestItems")?;
+    match items {
+        None => v.null("requestItems"),
+        Some(m) if m.is_empty() => v.push(
+            "Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length \
+             greater than or equal to 1"
+                .to_owned(),
+        ),
+        Some(_) => {}
+    }
+    Ok(items.cloned().unwrap_or_default())
 }
 
 /// Framework-style violations, reported together as DynamoDB does.
@@ -181,6 +240,21 @@ impl Violations {
 /// The member, treating JSON `null` as absent (as DynamoDB does).
 pub fn member<'a>(params: &'a Params, name: &str) -> Option<&'a Value> {
     params.get(name).filter(|v| !v.is_null())
+}
+
+/// A required member: when absent (or null) the framework's "must not be null" violation for
+/// `field` is recorded in `v`.
+pub fn required<'a>(
+    params: &'a Params,
+    name: &str,
+    field: &str,
+    v: &mut Violations,
+) -> Option<&'a Value> {
+    let m = member(params, name);
+    if m.is_none() {
+        v.null(field);
+    }
+    m
 }
 
 /// A string member, or a SerializationException for another JSON type.

@@ -13,7 +13,7 @@ fn config() -> ApiConfig {
     ApiConfig::new(SigV4Keys::new([]))
 }
 
-fn run(backend: &MemBackend, op: &str, params: Value) -> Result<Value, ApiError> {
+pub(super) fn run(backend: &MemBackend, op: &str, params: Value) -> Result<Value, ApiError> {
     let Value::Object(params) = params else {
         panic!("params must be an object")
     };
@@ -29,7 +29,7 @@ fn run(backend: &MemBackend, op: &str, params: Value) -> Result<Value, ApiError>
     rt.block_on(dispatch(&ctx, op, &params))
 }
 
-fn validation(r: Result<Value, ApiError>) -> String {
+pub(super) fn validation(r: Result<Value, ApiError>) -> String {
     match r {
         Err(ApiError::Validation(m)) => m,
         other => panic!("expected a ValidationException, got {other:?}"),
@@ -145,21 +145,23 @@ fn item_operation_parameters() {
         validation(run(&b, "GetItem", json!({"TableName": "t"}))),
         "1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"
     );
-    assert!(
-        validation(run(
-            &b,
-            "GetItem",
-            json!({"TableName": "t", "Key": key, "ProjectionExpression": "pk"})
-        ))
-        .contains("ProjectionExpression")
-    );
-    assert!(
-        validation(run(
+    // A condition on a missing item fails; an unused placeholder is refused.
+    assert!(matches!(
+        run(
             &b,
             "DeleteItem",
             json!({"TableName": "t", "Key": key, "ConditionExpression": "attribute_exists(pk)"})
-        ))
-        .contains("ConditionExpression")
+        ),
+        Err(ApiError::ConditionalCheckFailed(None))
+    ));
+    assert_eq!(
+        validation(run(
+            &b,
+            "GetItem",
+            json!({"TableName": "t", "Key": key, "ProjectionExpression": "pk",
+                   "ExpressionAttributeNames": {"#x": "y"}})
+        )),
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#x}"
     );
     assert!(matches!(
         run(

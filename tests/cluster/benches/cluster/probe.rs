@@ -83,7 +83,9 @@ pub struct PerfRecord {
 
 impl PerfRecord {
     /// Starts `perf record` on `pids` writing `out`; `None` (with a message) if perf cannot run.
-    /// `CAIRN_BENCH_PERF_CALLGRAPH=1` records call graphs (DWARF unwinding, 16 KB of stack).
+    /// `CAIRN_BENCH_PERF_CALLGRAPH=1` records call graphs (DWARF unwinding, 16 KB of stack);
+    /// `=fp` walks frame pointers instead (cheap, and it sees through hand-written assembly
+    /// such as blake3's, but only for binaries built with `-C force-frame-pointers=yes`).
     pub fn start(pids: &[u32], out: &Path) -> Option<PerfRecord> {
         let list = pids
             .iter()
@@ -92,8 +94,14 @@ impl PerfRecord {
             .join(",");
         let mut cmd = std::process::Command::new("perf");
         cmd.args(["record", "-q", "-F", "499"]);
-        if std::env::var("CAIRN_BENCH_PERF_CALLGRAPH").is_ok_and(|v| v == "1") {
-            cmd.args(["--call-graph", "dwarf,16384"]);
+        match std::env::var("CAIRN_BENCH_PERF_CALLGRAPH").as_deref() {
+            Ok("1") => {
+                cmd.args(["--call-graph", "dwarf,16384"]);
+            }
+            Ok("fp") => {
+                cmd.args(["--call-graph", "fp"]);
+            }
+            _ => {}
         }
         let child = cmd
             .args(["-p", &list, "-o"])
