@@ -109,6 +109,8 @@ pub struct RangeCall {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RangePage {
     pub items: Vec<Item>,
+    /// The stored bytes the read counted against `bytes_max` (the images' lengths).
+    pub bytes: u64,
     pub end: PageEnd,
 }
 

@@ -263,7 +263,8 @@ impl ApiBackend for MemBackend {
             .iter()
             .map(|b| decode_item(b).map_err(|e| ApiError::Internal(e.to_string())))
             .collect::<Result<Vec<Item>, _>>();
-        ready(items.map(|items| RangePage { items, end }))
+        let bytes = images.iter().map(|b| b.len() as u64).sum();
+        ready(items.map(|items| RangePage { items, bytes, end }))
     }
 }
 

@@ -203,7 +203,8 @@ impl ApiBackend for NodeBackend {
                     "a range read's boundary does not advance".into(),
                 ));
             }
-            Ok(RangePage { items, end })
+            let bytes = images.iter().map(|b| b.len() as u64).sum();
+            Ok(RangePage { items, bytes, end })
         })
     }
 }

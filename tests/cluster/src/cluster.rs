@@ -475,8 +475,10 @@ impl Cluster {
     /// A client of this cluster's etcd, or `None` when it cannot be built.
     pub(crate) async fn etcd_store(&self) -> Option<EtcdStore> {
         let mut cfg = EtcdConfig::new(vec![self.etcd_endpoint()]);
-        cfg.request_timeout_ms = 1_000;
-        cfg.connect_timeout_ms = 500;
+        // A loaded CI machine has seen etcd's fdatasync take 1.8 s: the harness's own reads
+        // must not give up before the cluster does (cairn-control waits 2 s).
+        cfg.request_timeout_ms = 5_000;
+        cfg.connect_timeout_ms = 1_000;
         EtcdStore::connect(&cfg).await.ok()
     }
 

@@ -22,6 +22,31 @@ use crate::proc::Proc;
 const RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Cluster {
+    /// Runs `f` on a fresh etcd client until it succeeds, for up to 20 s (a loaded machine's
+    /// etcd can stall for seconds: the harness observes the cluster, it must not fail for
+    /// etcd's slowness); then panics with `what` and the last error.
+    pub(crate) async fn etcd_retrying<T, F, Fut>(&self, what: &str, f: F) -> T
+    where
+        F: Fn(control_plane::store::EtcdStore) -> Fut,
+        Fut: std::future::Future<Output = Result<T, control_plane::store::StoreError>>,
+    {
+        let t = Instant::now();
+        loop {
+            let last = match self.etcd_store().await {
+                Some(store) => match f(store).await {
+                    Ok(v) => return v,
+                    Err(e) => e.to_string(),
+                },
+                None => "no etcd client".to_owned(),
+            };
+            if t.elapsed() > Duration::from_secs(20) {
+                panic!("{what}: etcd did not answer for 20 s: {last}");
+            }
+            eprintln!("cluster: {what}: {last}; retrying");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// SIGKILLs node `k` (its data stays).
     pub fn kill9(&mut self, k: usize) {
         self.nodes[k].proc.kill9();
@@ -205,14 +230,15 @@ impl Cluster {
             .table_desc(table)
             .await
             .unwrap_or_else(|| panic!("table {table} not in etcd (or etcd down)"));
-        let store = self.etcd_store().await.expect("etcd client");
         let keys = Keys::new(CLUSTER_PREFIX);
         let mut parts = Vec::new();
         for id in desc.partitions {
-            let kv = store
-                .get(&keys.partition(id))
+            let kv = self
+                .etcd_retrying(&format!("reading partition {id:?}"), |s| {
+                    let key = keys.partition(id);
+                    async move { s.get(&key).await }
+                })
                 .await
-                .unwrap_or_else(|e| panic!("reading partition {id:?}: {e}"))
                 .unwrap_or_else(|| panic!("partition {id:?} of {table} missing in etcd"));
             parts.push(serde_json::from_slice(&kv.value).expect("PartitionDesc JSON"));
         }
@@ -221,11 +247,11 @@ impl Cluster {
 
     /// The nodes registered in etcd.
     pub async fn registered_nodes(&self) -> Vec<NodeInfo> {
-        let store = self.etcd_store().await.expect("etcd client");
-        let range = store
-            .range(&Keys::new(CLUSTER_PREFIX).nodes_prefix())
-            .await
-            .unwrap_or_else(|e| panic!("listing nodes: {e}"));
+        let range = self
+            .etcd_retrying("listing nodes", |s| async move {
+                s.range(&Keys::new(CLUSTER_PREFIX).nodes_prefix()).await
+            })
+            .await;
         range
             .kvs
             .iter()

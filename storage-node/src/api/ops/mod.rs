@@ -30,8 +30,13 @@ mod get_item;
 mod item_common;
 mod list_tables;
 mod put_item;
+mod query;
+mod read_common;
+mod scan;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reads;
 #[cfg(test)]
 mod tests_writes;
 mod update_item;
@@ -59,14 +64,14 @@ pub enum Operation {
     UpdateItem,
     BatchGetItem,
     BatchWriteItem,
+    Query,
+    Scan,
     /// A DynamoDB operation Cairn does not serve yet (issue 5 and later).
     NotYet(&'static str),
 }
 
 /// DynamoDB operations not served yet.
 const NOT_YET: &[&str] = &[
-    "Query",
-    "Scan",
     "TransactGetItems",
     "TransactWriteItems",
     "UpdateTable",
@@ -108,6 +113,8 @@ impl Operation {
             "UpdateItem" => Operation::UpdateItem,
             "BatchGetItem" => Operation::BatchGetItem,
             "BatchWriteItem" => Operation::BatchWriteItem,
+            "Query" => Operation::Query,
+            "Scan" => Operation::Scan,
             other => Operation::NotYet(NOT_YET.iter().copied().find(|n| *n == other)?),
         })
     }
@@ -127,6 +134,8 @@ impl Operation {
             Operation::UpdateItem => "UpdateItem",
             Operation::BatchGetItem => "BatchGetItem",
             Operation::BatchWriteItem => "BatchWriteItem",
+            Operation::Query => "Query",
+            Operation::Scan => "Scan",
             Operation::NotYet(name) => name,
         }
     }
@@ -145,6 +154,8 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, params: &Params) -> Result<V
         Operation::UpdateItem => update_item::run(ctx, params).await,
         Operation::BatchGetItem => batch_get_item::run(ctx, params).await,
         Operation::BatchWriteItem => batch_write_item::run(ctx, params).await,
+        Operation::Query => query::run(ctx, params).await,
+        Operation::Scan => scan::run(ctx, params).await,
         Operation::NotYet(name) => Err(ApiError::Validation(format!(
             "Cairn does not support the {name} operation yet"
         ))),

@@ -222,7 +222,12 @@ fn tables_that_are_not_active_are_not_found_for_item_operations() {
     assert_eq!(d["Table"]["TableStatus"], "CREATING");
     assert!(matches!(
         run(&b, "Scan", json!({"TableName": "t"})),
-        Err(ApiError::Validation(m)) if m.contains("Scan")
+        Err(ApiError::ResourceNotFound(_))
+    ));
+    // Operations not served yet say so.
+    assert!(matches!(
+        run(&b, "TransactWriteItems", json!({"TransactItems": []})),
+        Err(ApiError::Validation(m)) if m.contains("TransactWriteItems")
     ));
 }
 
@@ -339,6 +344,11 @@ fn random_requests_never_panic_or_fail_internally() {
         "PutItem",
         "GetItem",
         "DeleteItem",
+        "UpdateItem",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "Query",
+        "Scan",
     ];
     for_each_seed(
         "random_requests_never_panic_or_fail_internally",
@@ -364,8 +374,31 @@ fn random_requests_never_panic_or_fail_internally() {
                             item.insert(name.into(), random_attribute(&mut rng, 3));
                         }
                     }
-                    let member = if rng.chance(1, 2) { "Item" } else { "Key" };
+                    let member = ["Item", "Key", "ExclusiveStartKey"][rng.below(3) as usize];
                     params.insert(member.into(), Value::Object(item));
+                }
+                if rng.chance(1, 2) {
+                    // Query and Scan knobs, in and out of range.
+                    let n = |rng: &mut Rng| json!(rng.below(2_000_003) as i64 - 1);
+                    for name in ["Limit", "Segment", "TotalSegments"] {
+                        if rng.chance(1, 3) {
+                            params.insert(name.into(), n(&mut rng));
+                        }
+                    }
+                    if rng.chance(1, 2) {
+                        let conds = [
+                            "pk = :p",
+                            "pk = :p AND sk > :p",
+                            "pk = :p AND begins_with(sk, :p)",
+                            "sk = :p",
+                        ];
+                        let cond = conds[rng.below(4) as usize];
+                        params.insert("KeyConditionExpression".into(), json!(cond));
+                        params.insert(
+                            "ExpressionAttributeValues".into(),
+                            json!({":p": random_attribute(&mut rng, 2)}),
+                        );
+                    }
                 }
                 match run(&b, op, Value::Object(params)) {
                     Ok(v) => {
