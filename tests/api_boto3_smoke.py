@@ -177,6 +177,33 @@ def batches():
     assert "25" in e.response["Error"]["Message"] or "Too many" in e.response["Error"]["Message"], e
 
 
+def queries_and_scans():
+    # Items b/0..24 from batches(): paginate with boto3's own paginators.
+    pages = ddb.get_paginator("query").paginate(
+        TableName=table, KeyConditionExpression="pk = :p AND sk BETWEEN :lo AND :hi",
+        ExpressionAttributeValues={":p": {"S": "b"}, ":lo": {"N": "3"}, ":hi": {"N": "20"}},
+        ScanIndexForward=False, PaginationConfig={"PageSize": 4})
+    got = [int(i["sk"]["N"]) for page in pages for i in page["Items"]]
+    assert got == list(range(20, 2, -1)), got
+    out = ddb.query(TableName=table, KeyConditionExpression="pk = :p",
+                    FilterExpression="size(v) > :n", Select="COUNT", ConsistentRead=True,
+                    ExpressionAttributeValues={":p": {"S": "b"}, ":n": {"N": "20"}},
+                    ReturnConsumedCapacity="TOTAL")
+    assert (out["Count"], out["ScannedCount"]) == (4, 25), out
+    assert "Items" not in out and out["ConsumedCapacity"]["CapacityUnits"] == 1.0, out
+    seen = []
+    for segment in range(3):
+        for page in ddb.get_paginator("scan").paginate(
+                TableName=table, Segment=segment, TotalSegments=3, ConsistentRead=True,
+                ProjectionExpression="pk, sk", PaginationConfig={"PageSize": 5}):
+            seen += [(i["pk"]["S"], i["sk"]["N"]) for i in page["Items"]]
+    assert len(seen) == len(set(seen)) and ("b", "24") in seen, seen
+    e = expect_error("ValidationException", lambda: ddb.query(TableName=table))
+    assert "KeyConditionExpression" in e.response["Error"]["Message"], e
+    e = expect_error("ValidationException", lambda: ddb.scan(TableName=table, Segment=3, TotalSegments=3))
+    assert "zero-based" in e.response["Error"]["Message"], e
+
+
 def errors():
     e = expect_error("ValidationException", lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "p"}}))
     assert "Missing the key sk" in e.response["Error"]["Message"], e
@@ -225,6 +252,7 @@ check("put/get/delete every attribute type", put_get_delete)
 check("boto3 resource API", resource_api)
 check("conditions, updates, projections, capacity", conditions_and_updates)
 check("BatchWriteItem and BatchGetItem", batches)
+check("Query and Scan", queries_and_scans)
 check("DynamoDB errors", errors)
 check("raw HTTP errors", raw_errors)
 check("delete the table", cleanup)
