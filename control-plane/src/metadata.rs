@@ -383,6 +383,7 @@ mod tests {
             item_count: 0,
             size_bytes: 0,
             partitions: vec![],
+            settings: Default::default(),
         }
     }
 

@@ -56,6 +56,7 @@ pub fn request_kind(req: &ControlRequest) -> &'static str {
         ControlRequest::DeleteTable { .. } => "DeleteTable",
         ControlRequest::DescribeTable { .. } => "DescribeTable",
         ControlRequest::ListTables(_) => "ListTables",
+        ControlRequest::AlterTable { .. } => "AlterTable",
     }
 }
 

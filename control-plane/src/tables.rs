@@ -25,8 +25,7 @@ pub const TABLE_NAME_BYTES_MAX: usize = 255;
 pub const KEY_ATTRIBUTE_NAME_BYTES_MAX: usize = 255;
 /// `ListTables` returns at most this many names per page.
 pub const LIST_TABLES_LIMIT_MAX: u32 = 100;
-/// DynamoDB's upper bound on a capacity value before quotas ("out of bounds").
-pub const CAPACITY_UNITS_BOUND: u64 = 1_000_000_000_000;
+pub use wire::control::CAPACITY_UNITS_BOUND;
 
 /// Table limits and the partition-count rule.
 #[derive(Clone, Debug)]

@@ -277,6 +277,68 @@ pub struct TableDesc {
     /// The table's partitions, in hash-range order.
     #[serde(with = "group_ids_serde")]
     pub partitions: Vec<GroupId>,
+    /// Tags and time to live (absent in descriptions stored before they existed).
+    #[serde(default)]
+    pub settings: TableSettings,
+}
+
+/// A resource tag (TagResource).
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
+)]
+pub struct ResourceTag {
+    pub key: String,
+    pub value: String,
+}
+
+/// DynamoDB's upper bound on a capacity value before quotas ("out of bounds").
+pub const CAPACITY_UNITS_BOUND: u64 = 1_000_000_000_000;
+
+/// DynamoDB's most tags per resource.
+pub const TAGS_PER_RESOURCE_MAX: usize = 50;
+
+/// What a user sets on a table besides its key schema and capacity.
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Archive,
+    RkyvSerialize,
+    RkyvDeserialize,
+)]
+pub struct TableSettings {
+    /// Sorted by key, keys distinct, at most [`TAGS_PER_RESOURCE_MAX`].
+    #[serde(default)]
+    pub tags: Vec<ResourceTag>,
+    /// UpdateTimeToLive: the attribute holding each item's expiry time (a number of seconds
+    /// since the Unix epoch); `None` when time to live is disabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
+}
+
+/// A change to an existing table ([`ControlRequest::AlterTable`]).
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Archive, RkyvSerialize, RkyvDeserialize,
+)]
+pub enum TableChange {
+    /// UpdateTable: the billing mode and provisioned throughput (`None`: unchanged).
+    Capacity {
+        billing_mode: Option<BillingMode>,
+        provisioned_throughput: Option<ProvisionedThroughput>,
+    },
+    /// TagResource: add or overwrite these tags.
+    Tag(Vec<ResourceTag>),
+    /// UntagResource: remove the tags with these keys.
+    Untag(Vec<String>),
+    /// UpdateTimeToLive.
+    TimeToLive {
+        enabled: bool,
+        attribute_name: String,
+    },
 }
 
 impl TableDesc {
@@ -538,9 +600,19 @@ pub enum ControlRequest {
     Heartbeat(NodeHeartbeat),
     Lookup(RoutingLookup),
     CreateTable(CreateTableRequest),
-    DeleteTable { table_name: String },
-    DescribeTable { table_name: String },
+    DeleteTable {
+        table_name: String,
+    },
+    DescribeTable {
+        table_name: String,
+    },
     ListTables(ListTablesRequest),
+    /// UpdateTable, TagResource, UntagResource, UpdateTimeToLive: answered with the table's
+    /// new description.
+    AlterTable {
+        table_name: String,
+        change: TableChange,
+    },
 }
 
 /// The reply to a [`ControlRequest`].
@@ -697,9 +769,10 @@ mod role_serde {
     }
 }
 
+/// Version 2 added [`ControlRequest::AlterTable`] and [`TableDesc::settings`].
 impl crate::frame::Framed for ControlRequest {
     const TYPE: u16 = 0x0100;
-    const VERSION: u16 = 1;
+    const VERSION: u16 = 2;
 
     /// The bounds rkyv cannot check: replicas per heartbeat, hashes per
     /// routing lookup.
@@ -715,15 +788,25 @@ impl crate::frame::Framed for ControlRequest {
                 "routing lookup of {} hashes, at most {LOOKUP_HASHES_MAX}",
                 l.hashes.len()
             )),
+            ControlRequest::AlterTable {
+                change: TableChange::Tag(t),
+                ..
+            } if t.len() > TAGS_PER_RESOURCE_MAX => Err(format!("{} tags", t.len())),
+            ControlRequest::AlterTable {
+                change: TableChange::Untag(k),
+                ..
+            } if k.len() > TAGS_PER_RESOURCE_MAX => Err(format!("{} tag keys", k.len())),
             _ => Ok(()),
         }
     }
 }
 
+/// Version 2 added [`TableDesc::settings`].
 impl crate::frame::Framed for ControlReply {
     const TYPE: u16 = 0x0101;
-    const VERSION: u16 = 1;
+    const VERSION: u16 = 2;
 }
 
+pub mod alter;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
-//! The table lifecycle half of [`ControlService`]: CreateTable, DeleteTable and the leader's
+//! The table lifecycle half of [`ControlService`]: CreateTable, DeleteTable, changes to a table
+//! (UpdateTable, tags, time to live) and the leader's
 //! reconcile pass (CREATING → ACTIVE, DELETING → gone). The lifecycle itself is described in
 //! `service/mod.rs`; validation and partition rules are in `tables.rs`, placement in
 //! `placement/`.
@@ -13,7 +14,7 @@ use tracing::{info, warn};
 use wire::TableId;
 use wire::control::{
     ControlError, ControlErrorKind, CreateTableRequest, NodeId, PartitionDesc, ReplicaDesc,
-    TableDesc, TableStatus,
+    TableChange, TableDesc, TableStatus,
 };
 use wire::replication::{GroupId, MemberId, Role};
 
@@ -134,6 +135,7 @@ impl<S: MetaStore> ControlService<S> {
                 item_count: 0,
                 size_bytes: 0,
                 partitions: partitions.iter().map(|p| p.id).collect(),
+                settings: Default::default(),
             };
             let mut then = vec![
                 TxnOp::put(
@@ -209,6 +211,39 @@ impl<S: MetaStore> ControlService<S> {
             }
         }
         Err(unavailable_contention("DeleteTable"))
+    }
+
+    /// UpdateTable, TagResource, UntagResource, UpdateTimeToLive: `wire::control::alter` on the
+    /// stored description, written back in one fenced transaction (retried on a concurrent
+    /// change). Returns the new description.
+    pub async fn alter_table(
+        &self,
+        name: &str,
+        change: &TableChange,
+    ) -> Result<TableDesc, ControlError> {
+        tables::validate_table_name(name)?;
+        let fence = self.fence()?;
+        let key = self.keys.table(name);
+        for _ in 0..self.cfg.txn_attempts_max {
+            let Some(kv) = self.store.get(&key).await.map_err(unavailable)? else {
+                return Err(table_not_found(name));
+            };
+            let desc: TableDesc = serde_json::from_slice(&kv.value)
+                .map_err(|e| internal(format!("table {key}: {e}")))?;
+            let next =
+                wire::control::alter::alter(&desc, change, self.cfg.tables.capacity_units_max)?;
+            let txn = Txn {
+                when: vec![Compare::ModRevision(key.clone(), kv.mod_revision)],
+                then: vec![TxnOp::put(&key, to_json(&next))],
+            };
+            let out = fenced_txn(&self.store, &fence, txn).await.map_err(fenced)?;
+            if out.succeeded {
+                info!(table = %name, change = ?change, "table altered");
+                self.wait_visible(out.revision).await;
+                return Ok(next);
+            }
+        }
+        Err(unavailable_contention("AlterTable"))
     }
 
     /// One leader pass: CREATING tables whose partitions are all ready become ACTIVE;

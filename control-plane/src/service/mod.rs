@@ -209,6 +209,10 @@ impl<S: MetaStore> ControlService<S> {
                 .await
                 .map(ControlReply::Table),
             ControlRequest::ListTables(l) => self.list_tables(l).await.map(ControlReply::Tables),
+            ControlRequest::AlterTable { table_name, change } => self
+                .alter_table(&table_name, &change)
+                .await
+                .map(ControlReply::Table),
         };
         reply.unwrap_or_else(ControlReply::Error)
     }

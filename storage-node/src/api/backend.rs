@@ -22,7 +22,7 @@ use std::pin::Pin;
 
 use wire::TableId;
 use wire::control::{
-    ControlError, CreateTableRequest, ListTablesReply, ListTablesRequest, TableDesc,
+    ControlError, CreateTableRequest, ListTablesReply, ListTablesRequest, TableChange, TableDesc,
 };
 use wire::forward::{EvalWrite, PageEnd, RangeRead};
 use wire::item::{Item, PrimaryKey};
@@ -152,6 +152,14 @@ pub trait ApiBackend: Send + Sync + 'static {
     /// DeleteItem. Returns the deleted item when `call.return_old` (else `None` is fine).
     /// Deleting a missing item succeeds.
     fn delete_item(&self, call: DeleteItemCall) -> BoxFuture<'_, Result<Option<Item>, ApiError>>;
+
+    /// UpdateTable, TagResource, UntagResource, UpdateTimeToLive (`wire::control::alter`
+    /// decides): the table's new description.
+    fn alter_table(
+        &self,
+        table_name: String,
+        change: TableChange,
+    ) -> BoxFuture<'_, Result<TableDesc, ControlError>>;
 
     fn write_item(&self, call: WriteItemCall) -> BoxFuture<'_, Result<WriteOutcome, ApiError>>;
 

@@ -80,6 +80,8 @@ pub struct ApiConfig {
     pub body_read_timeout: Duration,
     /// Metrics hook; `None` for none.
     pub observer: Option<Arc<dyn RequestObserver>>,
+    /// The `host:port` clients reach this endpoint at (DescribeEndpoints).
+    pub endpoint_address: String,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -107,6 +109,7 @@ impl ApiConfig {
             body_bytes_in_flight_max: BODY_BYTES_IN_FLIGHT_MAX,
             body_read_timeout: Duration::from_secs(30),
             observer: None,
+            endpoint_address: "127.0.0.1:8000".to_owned(),
         }
     }
 }

@@ -17,7 +17,7 @@ use aws_sigv4::sign::v4;
 use wire::TableId;
 use wire::control::{
     BillingMode, ControlError, ControlErrorKind, CreateTableRequest, HashRange, ListTablesReply,
-    ListTablesRequest, TableDesc, TableStatus,
+    ListTablesRequest, TableChange, TableDesc, TableStatus,
 };
 use wire::item::{Item, KeySchema, decode_item, encode_item};
 use wire::key::table_range;
@@ -123,6 +123,7 @@ impl ApiBackend for MemBackend {
             item_count: 0,
             size_bytes: 0,
             partitions: vec![],
+            settings: Default::default(),
         };
         // The control plane validates key schemas fully; this backend only refuses what would
         // leave a table without a usable key.
@@ -181,6 +182,25 @@ impl ApiBackend for MemBackend {
             table_names,
             last_evaluated_table_name,
         }))
+    }
+
+    /// Decided by the control plane's own rules (`wire::control::alter`).
+    fn alter_table(
+        &self,
+        table_name: String,
+        change: TableChange,
+    ) -> BoxFuture<'_, Result<TableDesc, ControlError>> {
+        let mut s = self.lock();
+        let Some(desc) = s.tables.get_mut(&table_name) else {
+            return ready(Err(ControlError::new(
+                ControlErrorKind::ResourceNotFound,
+                format!("Requested resource not found: Table: {table_name} not found"),
+            )));
+        };
+        let r = wire::control::alter::alter(desc, &change, 40_000).inspect(|next| {
+            *desc = next.clone();
+        });
+        ready(r)
     }
 
     fn put_item(&self, call: PutItemCall) -> BoxFuture<'_, Result<Option<Item>, ApiError>> {

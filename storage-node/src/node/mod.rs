@@ -182,6 +182,7 @@ async fn run_on<D: Disk + Clone>(
     api_cfg.auth = keys;
     api_cfg.region = args.region.clone();
     api_cfg.observer = Some(api_metrics.clone());
+    api_cfg.endpoint_address = args.listen_api.to_string();
     let api_listener = TcpListener::bind(args.listen_api)
         .await
         .map_err(start("binding the API listener"))?;

@@ -1,7 +1,8 @@
 //! [`NodeBackend`]: the `ApiBackend` of a cairn-node (design-driver §3.4). Table operations
 //! go to the control plane; item operations go through the [`Router`].
 //!
-//! - CreateTable, DeleteTable, ListTables: `ControlClient::call` (follows the control
+//! - CreateTable, DeleteTable, ListTables, AlterTable (UpdateTable, tags, time to live):
+//!   `ControlClient::call` (follows the control
 //!   leader). `ControlReply::Error(e)` is returned as `Err(e)` (so `api/error.rs` gives
 //!   DynamoDB's error); when no instance answers, a `ControlErrorKind::Unavailable` error
 //!   "control plane unavailable: …" (HTTP 503 ServiceUnavailable).
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 use wire::control::{
     ControlError, ControlErrorKind, ControlReply, ControlRequest, CreateTableRequest,
-    ListTablesReply, ListTablesRequest, TableDesc,
+    ListTablesReply, ListTablesRequest, TableChange, TableDesc,
 };
 use wire::forward::{ItemOp, PageEnd};
 use wire::item::{Item, decode_item, encode_item};
@@ -136,6 +137,20 @@ impl ApiBackend for NodeBackend {
                 ControlReply::Tables(t) => Ok(t),
                 other => Err(unexpected(&other)),
             }
+        })
+    }
+
+    fn alter_table(
+        &self,
+        table_name: String,
+        change: TableChange,
+    ) -> BoxFuture<'_, Result<TableDesc, ControlError>> {
+        Box::pin(async move {
+            let d = self
+                .table_call(ControlRequest::AlterTable { table_name, change })
+                .await?;
+            self.router.table_altered(d.clone());
+            Ok(d)
         })
     }
 

@@ -171,6 +171,7 @@ mod tests {
             item_count: 0,
             size_bytes: 0,
             partitions: vec![],
+            settings: Default::default(),
         }
     }
 

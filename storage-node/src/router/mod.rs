@@ -402,6 +402,15 @@ impl Router {
         lock(&self.inner.cache).remove_table(name);
     }
 
+    /// The table's description after this node changed it (AlterTable): routing and
+    /// DescribeTable through this node show the change at once; other nodes see it with their
+    /// next routing refresh.
+    pub fn table_altered(&self, desc: TableDesc) {
+        if desc.status == wire::control::TableStatus::Active {
+            lock(&self.inner.cache).apply_desc(desc);
+        }
+    }
+
     /// Forgets a remembered `ResourceNotFound` (after this node created the table).
     pub fn table_created(&self, name: &str) {
         lock(&self.inner.cache).clear_negative(name);

@@ -59,6 +59,7 @@ pub(crate) fn table_desc(name: &str, id: u32) -> TableDesc {
         item_count: 0,
         size_bytes: 0,
         partitions: vec![G1, G2],
+        settings: Default::default(),
     }
 }
 

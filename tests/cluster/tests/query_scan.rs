@@ -76,7 +76,10 @@ async fn fill(clients: &[Client]) {
         let mut pending = chunk.to_vec();
         let t = Instant::now();
         while !pending.is_empty() {
-            assert!(t.elapsed() < Duration::from_secs(30), "batch {i} never finished");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "batch {i} never finished"
+            );
             let r = clients[i % clients.len()]
                 .batch_write_item()
                 .request_items(TABLE, pending.clone())
@@ -165,14 +168,25 @@ async fn query_and_scan_across_partitions() {
     let want: Vec<i64> = (0..PER as i64).collect();
     for c in 0..COLLECTIONS {
         let client = &clients[c % clients.len()];
-        assert_eq!(query_all(client, c, true, true).await, want, "c{c} ascending");
+        assert_eq!(
+            query_all(client, c, true, true).await,
+            want,
+            "c{c} ascending"
+        );
         let mut rev = want.clone();
         rev.reverse();
-        assert_eq!(query_all(client, c, false, true).await, rev, "c{c} descending");
+        assert_eq!(
+            query_all(client, c, false, true).await,
+            rev,
+            "c{c} descending"
+        );
     }
 
     for (k, client) in clients.iter().enumerate() {
-        exactly_once(&scan_all(client, None, 37).await, &format!("scan via node{k}"));
+        exactly_once(
+            &scan_all(client, None, 37).await,
+            &format!("scan via node{k}"),
+        );
     }
     let mut all = Vec::new();
     for s in 0..3 {

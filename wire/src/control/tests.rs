@@ -107,6 +107,7 @@ fn table_json_uses_dynamodb_spellings_and_round_trips() {
         item_count: 0,
         size_bytes: 0,
         partitions: vec![GroupId(7), GroupId(8)],
+        settings: Default::default(),
     };
     let json = serde_json::to_string(&t).unwrap();
     for needle in [

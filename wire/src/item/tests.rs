@@ -225,6 +225,7 @@ fn table(range: Option<AttributeType>) -> TableDesc {
         item_count: 0,
         size_bytes: 0,
         partitions: vec![],
+        settings: Default::default(),
     }
 }
 

@@ -42,15 +42,7 @@ fn parse(params: &Params) -> Result<CreateTableRequest, ApiError> {
         }
         Some(list) => attribute_definitions(list, &mut v)?,
     };
-    let billing_mode = match opt_str(params, "BillingMode")? {
-        None => None,
-        Some("PROVISIONED") => Some(BillingMode::Provisioned),
-        Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
-        Some(other) => {
-            v.enum_value(other, "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"]);
-            None
-        }
-    };
+    let billing_mode = billing_mode(params, &mut v)?;
     let provisioned_throughput = match opt_object(params, "ProvisionedThroughput")? {
         None => None,
         Some(p) => throughput(p, &mut v)?,
@@ -144,7 +136,27 @@ fn attribute_definitions(
     Ok(out)
 }
 
-fn throughput(p: &Params, v: &mut Violations) -> Result<Option<ProvisionedThroughput>, ApiError> {
+/// `BillingMode` (CreateTable, UpdateTable).
+pub(super) fn billing_mode(
+    params: &Params,
+    v: &mut Violations,
+) -> Result<Option<BillingMode>, ApiError> {
+    Ok(match opt_str(params, "BillingMode")? {
+        None => None,
+        Some("PROVISIONED") => Some(BillingMode::Provisioned),
+        Some("PAY_PER_REQUEST") => Some(BillingMode::PayPerRequest),
+        Some(other) => {
+            v.enum_value(other, "billingMode", &["PROVISIONED", "PAY_PER_REQUEST"]);
+            None
+        }
+    })
+}
+
+/// `ProvisionedThroughput`'s members (CreateTable, UpdateTable).
+pub(super) fn throughput(
+    p: &Params,
+    v: &mut Violations,
+) -> Result<Option<ProvisionedThroughput>, ApiError> {
     let mut units = |name: &str, field: &str| -> Result<Option<u64>, ApiError> {
         match opt_i64(p, name)? {
             None => {

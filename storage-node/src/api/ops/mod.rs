@@ -33,13 +33,19 @@ mod put_item;
 mod query;
 mod read_common;
 mod scan;
+mod service_info;
+mod tags;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_reads;
 #[cfg(test)]
+mod tests_tables;
+#[cfg(test)]
 mod tests_writes;
+mod time_to_live;
 mod update_item;
+mod update_table;
 mod write_common;
 
 /// A request's parameters.
@@ -66,6 +72,14 @@ pub enum Operation {
     BatchWriteItem,
     Query,
     Scan,
+    UpdateTable,
+    DescribeLimits,
+    DescribeEndpoints,
+    TagResource,
+    UntagResource,
+    ListTagsOfResource,
+    UpdateTimeToLive,
+    DescribeTimeToLive,
     /// A DynamoDB operation Cairn does not serve yet (issue 5 and later).
     NotYet(&'static str),
 }
@@ -74,14 +88,6 @@ pub enum Operation {
 const NOT_YET: &[&str] = &[
     "TransactGetItems",
     "TransactWriteItems",
-    "UpdateTable",
-    "DescribeLimits",
-    "DescribeEndpoints",
-    "TagResource",
-    "UntagResource",
-    "ListTagsOfResource",
-    "UpdateTimeToLive",
-    "DescribeTimeToLive",
     "ExecuteStatement",
     "BatchExecuteStatement",
     "ExecuteTransaction",
@@ -115,6 +121,14 @@ impl Operation {
             "BatchWriteItem" => Operation::BatchWriteItem,
             "Query" => Operation::Query,
             "Scan" => Operation::Scan,
+            "DescribeTimeToLive" => Operation::DescribeTimeToLive,
+            "UpdateTimeToLive" => Operation::UpdateTimeToLive,
+            "ListTagsOfResource" => Operation::ListTagsOfResource,
+            "UntagResource" => Operation::UntagResource,
+            "TagResource" => Operation::TagResource,
+            "DescribeEndpoints" => Operation::DescribeEndpoints,
+            "DescribeLimits" => Operation::DescribeLimits,
+            "UpdateTable" => Operation::UpdateTable,
             other => Operation::NotYet(NOT_YET.iter().copied().find(|n| *n == other)?),
         })
     }
@@ -136,6 +150,14 @@ impl Operation {
             Operation::BatchWriteItem => "BatchWriteItem",
             Operation::Query => "Query",
             Operation::Scan => "Scan",
+            Operation::DescribeTimeToLive => "DescribeTimeToLive",
+            Operation::UpdateTimeToLive => "UpdateTimeToLive",
+            Operation::ListTagsOfResource => "ListTagsOfResource",
+            Operation::UntagResource => "UntagResource",
+            Operation::TagResource => "TagResource",
+            Operation::DescribeEndpoints => "DescribeEndpoints",
+            Operation::DescribeLimits => "DescribeLimits",
+            Operation::UpdateTable => "UpdateTable",
             Operation::NotYet(name) => name,
         }
     }
@@ -156,6 +178,14 @@ pub async fn dispatch(ctx: &Ctx<'_>, op: Operation, params: &Params) -> Result<V
         Operation::BatchWriteItem => batch_write_item::run(ctx, params).await,
         Operation::Query => query::run(ctx, params).await,
         Operation::Scan => scan::run(ctx, params).await,
+        Operation::DescribeTimeToLive => time_to_live::describe(ctx, params).await,
+        Operation::UpdateTimeToLive => time_to_live::update(ctx, params).await,
+        Operation::ListTagsOfResource => tags::list(ctx, params).await,
+        Operation::UntagResource => tags::untag(ctx, params).await,
+        Operation::TagResource => tags::tag(ctx, params).await,
+        Operation::DescribeEndpoints => service_info::describe_endpoints(ctx, params),
+        Operation::DescribeLimits => service_info::describe_limits(ctx, params),
+        Operation::UpdateTable => update_table::run(ctx, params).await,
         Operation::NotYet(name) => Err(ApiError::Validation(format!(
             "Cairn does not support the {name} operation yet"
         ))),
