@@ -533,6 +533,9 @@ pub struct HeartbeatReply {
     /// Every node hosting a replica of a partition this node hosts or is told to create
     /// (names, QUIC addresses and AZs, so the node can reach its peers).
     pub nodes: Vec<NodeInfo>,
+    /// The tables with time to live enabled that the node hosts partitions of (their leaders
+    /// sweep expired items, `storage-node/src/node/ttl.rs`).
+    pub time_to_live: Vec<TableDesc>,
 }
 
 /// Routing lookup (DESIGN §5): the partitions of `table` owning each hash. Routers send it on
@@ -801,7 +804,7 @@ impl crate::frame::Framed for ControlRequest {
     }
 }
 
-/// Version 2 added [`TableDesc::settings`].
+/// Version 2 added [`TableDesc::settings`] and [`HeartbeatReply::time_to_live`].
 impl crate::frame::Framed for ControlReply {
     const TYPE: u16 = 0x0101;
     const VERSION: u16 = 2;

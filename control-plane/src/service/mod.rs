@@ -386,15 +386,23 @@ impl<S: MetaStore> ControlService<S> {
                 .into_iter()
                 .filter_map(|id| v.node_by_id(id).cloned())
                 .collect();
+            let ttl_tables: HashSet<TableId> = desired.iter().map(|p| p.table).collect();
+            let time_to_live: Vec<TableDesc> = v
+                .tables()
+                .filter(|t| t.status == TableStatus::Active)
+                .filter(|t| t.settings.ttl_attribute.is_some() && ttl_tables.contains(&t.id))
+                .cloned()
+                .collect();
             name.map(|n| {
                 (
                     n,
                     commands_for(hb.node, &desired, &creating, &hb.replicas),
                     nodes,
+                    time_to_live,
                 )
             })
         });
-        let Some((name, commands, nodes)) = commands else {
+        let Some((name, commands, nodes, time_to_live)) = commands else {
             return Err(ControlError::new(
                 ControlErrorKind::UnknownNode,
                 format!("node {} is not registered; register first", hb.node),
@@ -405,7 +413,11 @@ impl<S: MetaStore> ControlService<S> {
             info!(node = %name, id = %hb.node, "node up");
         }
         m.live.insert(hb.node);
-        Ok(HeartbeatReply { commands, nodes })
+        Ok(HeartbeatReply {
+            commands,
+            nodes,
+            time_to_live,
+        })
     }
 
     /// Routing lookup, from memory.

@@ -63,6 +63,7 @@ pub struct AdminState {
     pub driver: Driver,
     pub router: Arc<Router>,
     pub api: Arc<ApiMetrics>,
+    pub ttl: Arc<super::ttl::TtlStats>,
 }
 
 pub fn router(state: AdminState) -> Http {
@@ -170,6 +171,19 @@ async fn metrics(State(s): State<AdminState>) -> Response {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {v}\n"
         );
     }
+    let ttl = &s.ttl;
+    counter_to(
+        &mut text,
+        "cairn_ttl_deleted_items",
+        "expired items the time-to-live sweeper deleted here",
+        ttl.deleted.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    counter_to(
+        &mut text,
+        "cairn_ttl_scanned_items",
+        "items the time-to-live sweeper read here",
+        ttl.scanned.load(std::sync::atomic::Ordering::Relaxed),
+    );
     counter_to(
         &mut text,
         "cairn_proposals",

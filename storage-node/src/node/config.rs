@@ -67,6 +67,9 @@ pub struct NodeArgs {
     /// The region reported in table ARNs.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// Seconds between time-to-live sweeps of the partitions this node leads (1..=86400).
+    #[arg(long, default_value_t = 10)]
+    pub ttl_sweep_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,8 @@ pub enum ConfigError {
     FlushesInFlight,
     #[error("--wal-segment-mib must be between 1 and 4096")]
     WalSegment,
+    #[error("--ttl-sweep-secs must be between 1 and 86400")]
+    TtlSweep,
 }
 
 impl NodeArgs {
@@ -99,6 +104,9 @@ impl NodeArgs {
         }
         if !(1..=4096).contains(&self.wal_segment_mib) {
             return Err(ConfigError::WalSegment);
+        }
+        if !(1..=86_400).contains(&self.ttl_sweep_secs) {
+            return Err(ConfigError::TtlSweep);
         }
         if !(1..=3600).contains(&self.checkpoint_secs)
             || !(1..=4096).contains(&self.checkpoint_wal_mib)

@@ -1,6 +1,7 @@
 //! Registration and the heartbeat loop (DESIGN §8): the node tells the control plane who it
 //! is and, every interval, which replicas it hosts and their state; the reply says which
-//! replicas to create or drop, and which nodes (names, addresses, AZs) its peers are.
+//! replicas to create or drop, which nodes (names, addresses, AZs) its peers are, and which of
+//! its tables have time to live enabled (for the sweeper, `ttl.rs`).
 //!
 //! Identity: a node's id comes from its first registration and is kept in
 //! `DATA/node.json`; a restart uses it at once (so a node restarted while etcd or the
@@ -19,7 +20,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use wire::control::{
     ControlErrorKind, ControlReply, ControlRequest, NodeHeartbeat, NodeId, NodeInfo,
-    RegisterRequest,
+    RegisterRequest, TableDesc,
 };
 
 use crate::control_client::ControlClient;
@@ -101,6 +102,7 @@ pub async fn run(
     control: Arc<ControlClient>,
     router: Arc<Router>,
     fatal: watch::Sender<Option<String>>,
+    ttl_tables: watch::Sender<Vec<TableDesc>>,
 ) {
     let (me, mut interval) = register(&control, &req).await;
     if let Some(id) = known
@@ -131,6 +133,13 @@ pub async fn run(
         match control.call(&hb).await {
             Ok(ControlReply::Heartbeat(reply)) => {
                 failures = 0;
+                ttl_tables.send_if_modified(|t| {
+                    let changed = *t != reply.time_to_live;
+                    if changed {
+                        t.clone_from(&reply.time_to_live);
+                    }
+                    changed
+                });
                 if !reply.nodes.is_empty() {
                     driver.learn_nodes(reply.nodes.clone()).await;
                     router.learn_nodes(&reply.nodes);

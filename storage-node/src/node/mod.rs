@@ -16,6 +16,7 @@ pub mod admin;
 pub mod config;
 pub mod heartbeat;
 pub mod metrics;
+pub mod ttl;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -178,6 +179,7 @@ async fn run_on<D: Disk + Clone>(
     let _ = calls.0.set(router.forward_handler());
 
     let api_metrics = admin::ApiMetrics::new();
+    let ttl_stats = Arc::new(ttl::TtlStats::default());
     let mut api_cfg = ApiConfig::new(SigV4Keys::new(Vec::new()));
     api_cfg.auth = keys;
     api_cfg.region = args.region.clone();
@@ -205,6 +207,7 @@ async fn run_on<D: Disk + Clone>(
         driver: driver.clone(),
         router: router.clone(),
         api: api_metrics,
+        ttl: ttl_stats.clone(),
     };
     tokio::spawn({
         let mut stop = stop_rx.clone();
@@ -217,6 +220,16 @@ async fn run_on<D: Disk + Clone>(
         }
     });
     let (fatal_tx, mut fatal_rx) = watch::channel(None::<String>);
+    let (ttl_tx, ttl_rx) = watch::channel(Vec::new());
+    let ttl_sweeper = tokio::spawn(ttl::run(
+        ttl::TtlConfig {
+            interval: Duration::from_secs(args.ttl_sweep_secs),
+            ..ttl::TtlConfig::default()
+        },
+        driver.clone(),
+        ttl_rx,
+        ttl_stats.clone(),
+    ));
     let hb = tokio::spawn(heartbeat::run(
         args.data.clone(),
         RegisterRequest {
@@ -230,6 +243,7 @@ async fn run_on<D: Disk + Clone>(
         control,
         router.clone(),
         fatal_tx,
+        ttl_tx,
     ));
     info!(
         name = %args.name, az = %args.az, api = %args.listen_api,
@@ -247,6 +261,7 @@ async fn run_on<D: Disk + Clone>(
     info!("stopping");
     let _ = stop_tx.send(true);
     hb.abort();
+    ttl_sweeper.abort();
     let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     driver.shutdown().await;
     transport.shutdown().await;

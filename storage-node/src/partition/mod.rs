@@ -19,6 +19,7 @@
 
 pub mod eval;
 pub mod range;
+pub mod ttl;
 
 use wire::TableId;
 use wire::control::HashRange;

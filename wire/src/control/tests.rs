@@ -180,6 +180,7 @@ fn requests_and_replies_round_trip() {
             quic_addr: "127.0.0.1:7501".into(),
             api_addr: "127.0.0.1:8001".into(),
         }],
+        time_to_live: vec![],
     });
     let json = serde_json::to_vec(&reply).unwrap();
     assert_eq!(
