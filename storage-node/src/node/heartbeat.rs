@@ -94,6 +94,14 @@ pub async fn register(control: &ControlClient, req: &RegisterRequest) -> (NodeIn
 
 /// Registers (if not yet), then heartbeats forever. Sends a message on `fatal` and
 /// returns if the control plane knows this name under another id.
+/// Where the heartbeat loop reports.
+pub struct HeartbeatOut {
+    /// Set when the node must stop (its identity conflicts with the control plane's).
+    pub fatal: watch::Sender<Option<String>>,
+    /// The tables with time to live enabled that this node hosts (for the sweeper).
+    pub ttl_tables: watch::Sender<Vec<TableDesc>>,
+}
+
 pub async fn run(
     data: PathBuf,
     req: RegisterRequest,
@@ -101,9 +109,9 @@ pub async fn run(
     driver: Driver,
     control: Arc<ControlClient>,
     router: Arc<Router>,
-    fatal: watch::Sender<Option<String>>,
-    ttl_tables: watch::Sender<Vec<TableDesc>>,
+    out: HeartbeatOut,
 ) {
+    let HeartbeatOut { fatal, ttl_tables } = out;
     let (me, mut interval) = register(&control, &req).await;
     if let Some(id) = known
         && id != me.id

@@ -242,8 +242,10 @@ async fn run_on<D: Disk + Clone>(
         driver.clone(),
         control,
         router.clone(),
-        fatal_tx,
-        ttl_tx,
+        heartbeat::HeartbeatOut {
+            fatal: fatal_tx,
+            ttl_tables: ttl_tx,
+        },
     ));
     info!(
         name = %args.name, az = %args.az, api = %args.listen_api,

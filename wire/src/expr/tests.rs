@@ -9,4 +9,5 @@ mod legacy_random;
 mod legacy_updates;
 mod parse;
 mod random;
+mod reference;
 mod update;

@@ -27,7 +27,7 @@ pub async fn update(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
             attribute = opt_str(spec, "AttributeName")?;
             match attribute {
                 None => v.null("timeToLiveSpecification.attributeName"),
-                Some(a) if a.is_empty() => v.push(
+                Some("") => v.push(
                     "Value '' at 'timeToLiveSpecification.attributeName' failed to satisfy \
                      constraint: Member must have length greater than or equal to 1"
                         .into(),
