@@ -295,17 +295,26 @@ async fn process(
             SystemTime::now(),
         )?;
     }
-    let json: Value = serde_json::from_slice(&body).map_err(|e| {
+    Ok(run_body(&state.config, state.backend.as_ref(), op, &body).await?)
+}
+
+/// An authenticated request's body, decoded and run: JSON that is not an object is a
+/// SerializationException; the operation does the rest. (The fuzz target
+/// `tests/fuzz/fuzz_targets/request_json.rs` drives this with arbitrary bytes.)
+pub async fn run_body(
+    config: &ApiConfig,
+    backend: &dyn ApiBackend,
+    op: Operation,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::Serialization(format!("Could not parse the request body as JSON: {e}"))
     })?;
     let Value::Object(params) = json else {
-        return Err(
-            ApiError::Serialization("The request body must be a JSON object".to_owned()).into(),
-        );
+        return Err(ApiError::Serialization(
+            "The request body must be a JSON object".to_owned(),
+        ));
     };
-    let ctx = ops::Ctx {
-        backend: state.backend.as_ref(),
-        config: &state.config,
-    };
-    Ok(ops::dispatch(&ctx, op, &params).await?)
+    let ctx = ops::Ctx { backend, config };
+    ops::dispatch(&ctx, op, &params).await
 }
