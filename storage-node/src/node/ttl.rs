@@ -4,9 +4,10 @@
 //! items (`partition::ttl`) with conditional deletes through the leader's evaluated-write
 //! path, so an item changed since the read is kept.
 //!
-//! Bounded work: at most `deletes_per_pass` deletes per pass over the node (the rest wait for
-//! the next pass; DynamoDB itself promises deletion "typically within 48 hours"), pages of
-//! `PAGE_ITEMS` items, one request at a time. It runs beside the data plane on the node's
+//! Bounded work: at most `deletes_per_pass` deletes and `reads_per_pass` items read per pass
+//! over the node; a partition not finished in one pass is resumed from where the pass
+//! stopped (the rest waits for the next pass; DynamoDB itself promises deletion "typically
+//! within 48 hours"); pages of `PAGE_ITEMS` items, one request at a time. It runs beside the data plane on the node's
 //! runtime and never blocks it; a partition whose leadership moves mid-pass just stops being
 //! swept here (its new leader sweeps it). Expired items still appear in reads until swept, as
 //! in DynamoDB.
@@ -22,6 +23,7 @@ use wire::TableId;
 use wire::control::TableDesc;
 use wire::forward::{ItemOp, ItemReply, ItemRequest, PAGE_BYTES_MAX, PageEnd, RangeRead};
 use wire::item::{KeySchema, decode_item};
+use wire::replication::GroupId;
 
 use crate::driver::{Driver, GroupStatus};
 use crate::partition::{key_range, ttl};
@@ -35,6 +37,7 @@ const PAGE_ITEMS: u32 = 256;
 pub struct TtlConfig {
     pub interval: Duration,
     pub deletes_per_pass: u64,
+    pub reads_per_pass: u64,
 }
 
 impl Default for TtlConfig {
@@ -42,8 +45,15 @@ impl Default for TtlConfig {
         TtlConfig {
             interval: Duration::from_secs(10),
             deletes_per_pass: 10_000,
+            reads_per_pass: 100_000,
         }
     }
+}
+
+/// What one pass may still do.
+struct Budget {
+    deletes: u64,
+    reads: u64,
 }
 
 /// What the sweeper did (`/metrics`).
@@ -62,6 +72,8 @@ pub async fn run(
     stats: Arc<TtlStats>,
 ) {
     let mut tick = tokio::time::interval(cfg.interval);
+    // Where each partition's unfinished sweep resumes (the last key read).
+    let mut cursors: HashMap<GroupId, Vec<u8>> = HashMap::new();
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -73,18 +85,35 @@ pub async fn run(
         let now_s = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut budget = cfg.deletes_per_pass;
-        for g in driver.status().await {
-            if !g.state.is_leader || budget == 0 {
+        let mut budget = Budget {
+            deletes: cfg.deletes_per_pass,
+            reads: cfg.reads_per_pass,
+        };
+        let mut status = driver.status().await;
+        cursors.retain(|group, _| status.iter().any(|g| g.state.group == *group));
+        // Start each pass at another partition, so that one large partition cannot keep the
+        // budget from the others pass after pass.
+        if !status.is_empty() {
+            let first = stats.passes.load(Ordering::Relaxed) as usize % status.len();
+            status.rotate_left(first);
+        }
+        for g in status {
+            if !g.state.is_leader || budget.deletes == 0 || budget.reads == 0 {
                 continue;
             }
             let Some(desc) = by_id.get(&g.table) else {
                 continue;
             };
-            match sweep(&driver, &g, desc, now_s, &mut budget, &stats).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    info!(group = %g.state.group, table = %desc.name, deleted = n, "ttl: expired items deleted")
+            let resume = cursors.remove(&g.state.group);
+            let outcome = sweep(&driver, &g, desc, now_s, resume, &mut budget, &stats).await;
+            match outcome {
+                Ok(Swept { deleted, resume }) => {
+                    if deleted > 0 {
+                        info!(group = %g.state.group, table = %desc.name, deleted, "ttl: expired items deleted");
+                    }
+                    if let Some(k) = resume {
+                        cursors.insert(g.state.group, k);
+                    }
                 }
                 Err(e) => debug!(group = %g.state.group, error = %e, "ttl: sweep stopped"),
             }
@@ -93,26 +122,47 @@ pub async fn run(
     }
 }
 
-/// One pass over one partition; the number of items deleted.
+/// What one partition's sweep did: items deleted, and where to resume if the pass's budget
+/// ran out first.
+struct Swept {
+    deleted: u64,
+    resume: Option<Vec<u8>>,
+}
+
+/// One pass over one partition, from `resume` (exclusive) or its start.
 async fn sweep(
     driver: &Driver,
     g: &GroupStatus,
     desc: &TableDesc,
     now_s: u64,
-    budget: &mut u64,
+    resume: Option<Vec<u8>>,
+    budget: &mut Budget,
     stats: &TtlStats,
-) -> Result<u64, String> {
+) -> Result<Swept, String> {
     let Some(attribute) = desc.settings.ttl_attribute.as_deref() else {
-        return Ok(0);
+        return Ok(Swept {
+            deleted: 0,
+            resume: None,
+        });
     };
     let schema = KeySchema::from_table(desc)
         .ok_or_else(|| format!("table {} has no key schema", desc.name))?;
     let range = key_range(g.table, &g.range);
     let hash = g.range.start;
-    let mut lower = range.start.clone();
-    let mut inclusive = true;
+    // A cursor outside the range (the partition changed since) restarts the sweep.
+    let (mut lower, mut inclusive) = match resume {
+        Some(k) if range.contains(&k) => (k, false),
+        _ => (range.start.clone(), true),
+    };
     let mut deleted = 0;
+    let stop = |deleted, at: &Vec<u8>| Swept {
+        deleted,
+        resume: Some(at.clone()),
+    };
     loop {
+        if budget.reads == 0 || budget.deletes == 0 {
+            return Ok(stop(deleted, &lower));
+        }
         let read = RangeRead {
             lower: lower.clone(),
             lower_inclusive: inclusive,
@@ -120,7 +170,7 @@ async fn sweep(
             upper_inclusive: false,
             reverse: false,
             consistent: true,
-            items_max: PAGE_ITEMS,
+            items_max: PAGE_ITEMS.min(budget.reads.min(u64::from(u32::MAX)) as u32),
             bytes_max: PAGE_BYTES_MAX,
         };
         let reply = driver
@@ -137,16 +187,18 @@ async fn sweep(
             return Err(format!("range read answered {reply:?}"));
         };
         for image in &items {
+            budget.reads = budget.reads.saturating_sub(1);
             stats.scanned.fetch_add(1, Ordering::Relaxed);
             let item = decode_item(image).map_err(|e| format!("stored item: {e}"))?;
             let key = schema
                 .key_of_item(&item)
                 .map_err(|e| format!("stored item without its key: {e}"))?;
             if ttl::expired(&item, attribute, now_s) {
-                if *budget == 0 {
-                    return Ok(deleted);
+                if budget.deletes == 0 {
+                    // Resume at this item: the cursor is exclusive, so stop before it.
+                    return Ok(stop(deleted, &lower));
                 }
-                *budget -= 1;
+                budget.deletes -= 1;
                 let reply = driver
                     .execute(ItemRequest {
                         group: g.state.group,
@@ -165,7 +217,7 @@ async fn sweep(
                     ItemReply::ConditionFailed { .. } => {}
                     other => {
                         warn!(group = %g.state.group, reply = ?other, "ttl: delete not applied");
-                        return Ok(deleted);
+                        return Ok(stop(deleted, &lower));
                     }
                 }
             }
@@ -173,7 +225,10 @@ async fn sweep(
             inclusive = false;
         }
         if end != PageEnd::Limit {
-            return Ok(deleted);
+            return Ok(Swept {
+                deleted,
+                resume: None,
+            });
         }
     }
 }
