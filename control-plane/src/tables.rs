@@ -205,16 +205,7 @@ pub fn validate_create(req: &CreateTableRequest, cfg: &TableConfig) -> Result<()
         _ => {}
     }
     if let Some(t) = req.provisioned_throughput {
-        for (v, name) in [
-            (t.read_capacity_units, "ReadCapacityUnits"),
-            (t.write_capacity_units, "WriteCapacityUnits"),
-        ] {
-            if v > CAPACITY_UNITS_BOUND {
-                return Err(validation(format!(
-                    "Given value {v} for {name} is out of bounds"
-                )));
-            }
-        }
+        wire::control::alter::check_bounds(t)?;
     }
 
     // Key schema against the attribute definitions (dynalite's order).

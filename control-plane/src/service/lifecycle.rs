@@ -184,42 +184,48 @@ impl<S: MetaStore> ControlService<S> {
 
     /// DeleteTable: marks the table DELETING (reconcile removes it once nodes dropped it).
     pub async fn delete_table(&self, name: &str) -> Result<TableDesc, ControlError> {
-        tables::validate_table_name(name)?;
-        let fence = self.fence()?;
-        let key = self.keys.table(name);
-        for _ in 0..self.cfg.txn_attempts_max {
-            let Some(kv) = self.store.get(&key).await.map_err(unavailable)? else {
-                return Err(table_not_found(name));
-            };
-            let mut desc: TableDesc = serde_json::from_slice(&kv.value)
-                .map_err(|e| internal(format!("table {key}: {e}")))?;
-            match desc.status {
-                TableStatus::Creating => return Err(in_use("created", name)),
-                TableStatus::Deleting => return Err(in_use("deleted", name)),
-                TableStatus::Active => {}
-            }
-            desc.status = TableStatus::Deleting;
-            let txn = Txn {
-                when: vec![Compare::ModRevision(key.clone(), kv.mod_revision)],
-                then: vec![TxnOp::put(&key, to_json(&desc))],
-            };
-            let out = fenced_txn(&self.store, &fence, txn).await.map_err(fenced)?;
-            if out.succeeded {
-                info!(table = %name, "table DELETING");
-                self.wait_visible(out.revision).await;
-                return Ok(desc);
-            }
-        }
-        Err(unavailable_contention("DeleteTable"))
+        let desc = self
+            .rewrite_table(name, "DeleteTable", |d| {
+                match d.status {
+                    TableStatus::Creating => return Err(in_use("created", name)),
+                    TableStatus::Deleting => return Err(in_use("deleted", name)),
+                    TableStatus::Active => {}
+                }
+                let mut next = d.clone();
+                next.status = TableStatus::Deleting;
+                Ok(next)
+            })
+            .await?;
+        info!(table = %name, "table DELETING");
+        Ok(desc)
     }
 
     /// UpdateTable, TagResource, UntagResource, UpdateTimeToLive: `wire::control::alter` on the
-    /// stored description, written back in one fenced transaction (retried on a concurrent
-    /// change). Returns the new description.
+    /// stored description. Returns the new description.
     pub async fn alter_table(
         &self,
         name: &str,
         change: &TableChange,
+    ) -> Result<TableDesc, ControlError> {
+        let units_max = self.cfg.tables.capacity_units_max;
+        let desc = self
+            .rewrite_table(name, "AlterTable", |d| {
+                wire::control::alter::alter(d, change, units_max)
+            })
+            .await?;
+        info!(table = %name, change = ?change, "table altered");
+        Ok(desc)
+    }
+
+    /// Reads table `name`'s description, computes the next one with `next` (whose error is
+    /// the answer), and writes it in one fenced transaction that holds only if the table did
+    /// not change meanwhile; retried up to `txn_attempts_max` times (`op` names the request in
+    /// the contention error). Returns the description written, once visible locally.
+    async fn rewrite_table(
+        &self,
+        name: &str,
+        op: &'static str,
+        next: impl Fn(&TableDesc) -> Result<TableDesc, ControlError>,
     ) -> Result<TableDesc, ControlError> {
         tables::validate_table_name(name)?;
         let fence = self.fence()?;
@@ -230,20 +236,18 @@ impl<S: MetaStore> ControlService<S> {
             };
             let desc: TableDesc = serde_json::from_slice(&kv.value)
                 .map_err(|e| internal(format!("table {key}: {e}")))?;
-            let next =
-                wire::control::alter::alter(&desc, change, self.cfg.tables.capacity_units_max)?;
+            let desc = next(&desc)?;
             let txn = Txn {
                 when: vec![Compare::ModRevision(key.clone(), kv.mod_revision)],
-                then: vec![TxnOp::put(&key, to_json(&next))],
+                then: vec![TxnOp::put(&key, to_json(&desc))],
             };
             let out = fenced_txn(&self.store, &fence, txn).await.map_err(fenced)?;
             if out.succeeded {
-                info!(table = %name, change = ?change, "table altered");
                 self.wait_visible(out.revision).await;
-                return Ok(next);
+                return Ok(desc);
             }
         }
-        Err(unavailable_contention("AlterTable"))
+        Err(unavailable_contention(op))
     }
 
     /// One leader pass: CREATING tables whose partitions are all ready become ACTIVE;

@@ -104,6 +104,22 @@ pub fn alter(
     Ok(next)
 }
 
+/// DynamoDB's absolute bound on capacity values (CreateTable, UpdateTable), checked before
+/// the account's quota: "Given value N for ReadCapacityUnits is out of bounds".
+pub fn check_bounds(t: ProvisionedThroughput) -> Result<(), ControlError> {
+    for (v, name) in [
+        (t.read_capacity_units, "ReadCapacityUnits"),
+        (t.write_capacity_units, "WriteCapacityUnits"),
+    ] {
+        if v > CAPACITY_UNITS_BOUND {
+            return Err(validation(format!(
+                "Given value {v} for {name} is out of bounds"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn in_use_unless_active(desc: &TableDesc) -> Result<(), ControlError> {
     let what = match desc.status {
         TableStatus::Active => return Ok(()),
@@ -141,15 +157,11 @@ fn capacity(
         _ => {}
     }
     if let Some(t) = throughput {
+        check_bounds(t)?;
         for (v, name) in [
             (t.read_capacity_units, "ReadCapacityUnits"),
             (t.write_capacity_units, "WriteCapacityUnits"),
         ] {
-            if v > CAPACITY_UNITS_BOUND {
-                return Err(validation(format!(
-                    "Given value {v} for {name} is out of bounds"
-                )));
-            }
             if v > capacity_units_max {
                 return Err(ControlError::new(
                     ControlErrorKind::LimitExceeded,

@@ -14,18 +14,17 @@
 
 use serde_json::Value;
 use wire::capacity::CapacityOp;
-use wire::expr::legacy::{self, Operation as LegacyOp};
-use wire::expr::{KeyCondition, RequestExpressions, SortKeyCondition, key_condition};
+use wire::expr::legacy::Operation as LegacyOp;
+use wire::expr::{KeyCondition, SortKeyCondition, key_condition};
 use wire::item::{AttributeValue, KeySchema};
 use wire::key::{KeyAttr, collection_range, prefix_successor, validate_sort_key};
 
-use super::item_common::resolve_table;
 use super::read_common::{
-    Answer, Span, bounded, check_select, exclusive_start_key, index_name, no_index, read_span,
-    respond, select,
+    Answer, Prepared, Span, bounded, exclusive_start_key, index_name, prepare, read_span, respond,
+    select,
 };
-use super::write_common::{placeholder_maps, return_consumed_capacity};
-use super::{Ctx, Params, Violations, member, opt_bool, opt_str, table_name};
+use super::write_common::return_consumed_capacity;
+use super::{Ctx, Params, Violations, opt_bool, opt_str, table_name};
 use crate::api::error::ApiError;
 
 pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
@@ -38,27 +37,21 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let consistent = opt_bool(params, "ConsistentRead")?.unwrap_or(false);
     let forward = opt_bool(params, "ScanIndexForward")?.unwrap_or(true);
     v.finish()?;
-    let legacy = legacy::parse_legacy(LegacyOp::Query, params)?;
-    let (names, values) = placeholder_maps(params)?;
-    let parsed = RequestExpressions {
-        key_condition: opt_str(params, "KeyConditionExpression")?,
-        filter: opt_str(params, "FilterExpression")?,
-        projection: opt_str(params, "ProjectionExpression")?,
-        names: names.as_ref(),
-        values: values.as_ref(),
-        ..Default::default()
-    }
-    .parse()?;
-    let projection_param = if member(params, "ProjectionExpression").is_some() {
-        Some("ProjectionExpression")
-    } else if member(params, "AttributesToGet").is_some() {
-        Some("AttributesToGet")
-    } else {
-        None
-    };
-    check_select(select, projection_param, index)?;
-    let (table, schema) = resolve_table(ctx, name).await?;
-    no_index(index)?;
+    let Prepared {
+        parsed,
+        legacy,
+        table,
+        schema,
+    } = prepare(
+        ctx,
+        params,
+        LegacyOp::Query,
+        name,
+        opt_str(params, "KeyConditionExpression")?,
+        select,
+        index,
+    )
+    .await?;
     let kc = match (&parsed.key_condition, &legacy.key_conditions) {
         (Some(c), _) => key_condition(c, &schema)?,
         (None, Some(k)) => k.resolve(&schema)?,

@@ -16,11 +16,14 @@ use serde_json::{Map, Value};
 use wire::capacity::{
     CapacityOp, ConsumedCapacity, ReadConsistency, ReadTally, ReturnConsumedCapacity,
 };
-use wire::expr::{Condition, Projection, evaluate};
+use wire::expr::legacy::{self, LegacyParams, Operation as LegacyOp};
+use wire::expr::{Condition, ParsedExpressions, Projection, RequestExpressions, evaluate};
 use wire::forward::{PAGE_BYTES_MAX, PageEnd, RangeRead};
 use wire::item::{Item, KeySchema, item_size_bytes, item_to_json, parse_item};
 
-use super::{Ctx, Params, Violations, opt_i64, opt_object, opt_str};
+use super::item_common::resolve_table;
+use super::write_common::placeholder_maps;
+use super::{Ctx, Params, Violations, member, opt_i64, opt_object, opt_str};
 use crate::api::backend::{RangeCall, TableRef};
 use crate::api::error::ApiError;
 
@@ -172,6 +175,52 @@ pub fn exclusive_start_key(
             ApiError::Validation(m) => invalid(m),
             other => other,
         })
+}
+
+/// A Query or Scan after its request-wide checks: expressions and legacy parameters parsed,
+/// the table resolved.
+pub struct Prepared {
+    pub parsed: ParsedExpressions,
+    pub legacy: LegacyParams,
+    pub table: TableRef,
+    pub schema: KeySchema,
+}
+
+/// The checks Query and Scan share, in DynamoDB's order after the framework violations: the
+/// legacy parameters and their mix with expressions, the expressions (`key_condition`: Query's
+/// KeyConditionExpression), `Select` against the projection, then the table and the index.
+pub async fn prepare(
+    ctx: &Ctx<'_>,
+    params: &Params,
+    op: LegacyOp,
+    name: &str,
+    key_condition: Option<&str>,
+    select: Option<Select>,
+    index: Option<&str>,
+) -> Result<Prepared, ApiError> {
+    let legacy = legacy::parse_legacy(op, params)?;
+    let (names, values) = placeholder_maps(params)?;
+    let parsed = RequestExpressions {
+        key_condition,
+        filter: opt_str(params, "FilterExpression")?,
+        projection: opt_str(params, "ProjectionExpression")?,
+        names: names.as_ref(),
+        values: values.as_ref(),
+        ..Default::default()
+    }
+    .parse()?;
+    let projection_param = ["ProjectionExpression", "AttributesToGet"]
+        .into_iter()
+        .find(|p| member(params, p).is_some());
+    check_select(select, projection_param, index)?;
+    let (table, schema) = resolve_table(ctx, name).await?;
+    no_index(index)?;
+    Ok(Prepared {
+        parsed,
+        legacy,
+        table,
+        schema,
+    })
 }
 
 /// The stored keys one read covers, and its direction.

@@ -12,18 +12,16 @@
 use serde_json::Value;
 use wire::TableId;
 use wire::capacity::CapacityOp;
-use wire::expr::RequestExpressions;
-use wire::expr::legacy::{self, Operation as LegacyOp};
+use wire::expr::legacy::Operation as LegacyOp;
 use wire::key::{table_prefix, table_range};
 
-use super::item_common::resolve_table;
 use super::query::clamp_limit;
 use super::read_common::{
-    Answer, Span, bounded, check_select, exclusive_start_key, index_name, no_index, read_span,
-    respond, select,
+    Answer, Prepared, Span, bounded, exclusive_start_key, index_name, prepare, read_span, respond,
+    select,
 };
-use super::write_common::{placeholder_maps, return_consumed_capacity};
-use super::{Ctx, Params, Violations, member, opt_bool, opt_str, table_name};
+use super::write_common::return_consumed_capacity;
+use super::{Ctx, Params, Violations, opt_bool, table_name};
 use crate::api::error::ApiError;
 
 /// DynamoDB's largest `TotalSegments`.
@@ -54,7 +52,6 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let capacity = return_consumed_capacity(params, &mut v)?;
     let consistent = opt_bool(params, "ConsistentRead")?.unwrap_or(false);
     v.finish()?;
-    let legacy = legacy::parse_legacy(LegacyOp::Scan, params)?;
     let segments = match (segment, total) {
         (None, None) => None,
         (Some(_), None) => {
@@ -79,25 +76,12 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         }
         (Some(s), Some(n)) => Some((s as u64, n as u64)),
     };
-    let (names, values) = placeholder_maps(params)?;
-    let parsed = RequestExpressions {
-        filter: opt_str(params, "FilterExpression")?,
-        projection: opt_str(params, "ProjectionExpression")?,
-        names: names.as_ref(),
-        values: values.as_ref(),
-        ..Default::default()
-    }
-    .parse()?;
-    let projection_param = if member(params, "ProjectionExpression").is_some() {
-        Some("ProjectionExpression")
-    } else if member(params, "AttributesToGet").is_some() {
-        Some("AttributesToGet")
-    } else {
-        None
-    };
-    check_select(select, projection_param, index)?;
-    let (table, schema) = resolve_table(ctx, name).await?;
-    no_index(index)?;
+    let Prepared {
+        parsed,
+        legacy,
+        table,
+        schema,
+    } = prepare(ctx, params, LegacyOp::Scan, name, None, select, index).await?;
     let (s, n) = segments.unwrap_or((0, 1));
     let mut span = segment_span(table.id, s, n);
     if let Some(start) = exclusive_start_key(params, &schema)? {
