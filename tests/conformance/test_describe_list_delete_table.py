@@ -186,7 +186,6 @@ def case_delete_then_recreate_is_empty(ctx):
     eq(ctx.ddb.scan(TableName=name, ConsistentRead=True)["Count"], 0)
 
 
-@known_gap("DeleteTable on a DELETING table answers ResourceInUseException; documented: no error")
 def case_delete_while_deleting_is_not_an_error(ctx):
     name = ctx.create_table()
     ctx.ddb.delete_table(TableName=name)

@@ -285,27 +285,23 @@ def case_tampered_body(ctx):
     raw_error(r, "InvalidSignatureException")
 
 
-# ---------------------------------------------------------------- operations not served yet
+# ---------------------------------------------------------------- account, TTL, tags, UpdateTable; and operations not served yet
 
-@known_gap("DescribeLimits not served")
 def case_describe_limits(ctx):
     out = ctx.ddb.describe_limits()
     assert out["TableMaxReadCapacityUnits"] >= 1, out
 
 
-@known_gap("DescribeTimeToLive not served")
 def case_describe_time_to_live(ctx):
     out = ctx.ddb.describe_time_to_live(TableName=T(ctx))
     eq(out["TimeToLiveDescription"]["TimeToLiveStatus"], "DISABLED")
 
 
-@known_gap("ListTagsOfResource not served")
 def case_list_tags_of_resource(ctx):
     arn = ctx.ddb.describe_table(TableName=T(ctx))["Table"]["TableArn"]
     eq(ctx.ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", []), [])
 
 
-@known_gap("UpdateTable not served")
 def case_update_table_billing(ctx):
     d = ctx.ddb.update_table(TableName=T(ctx), BillingMode="PROVISIONED",
                              ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})

@@ -286,7 +286,6 @@ def case_query_filter_or(ctx):
     eq(out["Count"], 6)
 
 
-@known_gap("Query accepts a QueryFilter on a key attribute")
 def case_query_filter_on_key_attribute(ctx):
     validation(lambda: kq(ctx, PQ, QueryFilter={"sk": {"ComparisonOperator": "GT", "AttributeValueList": [N(1)]}}),
                message="QueryFilter can only contain non-primary key attributes: Primary key attribute: sk")

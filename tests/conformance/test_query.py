@@ -364,7 +364,6 @@ def case_nested_key_path(ctx):
                contains="KeyConditionExpressions cannot have conditions on nested attributes")
 
 
-@known_gap("Query accepts a FilterExpression on a key attribute")
 def case_filter_on_key_attribute(ctx):
     validation(lambda: q(ctx, "pk = :p", {**P, ":v": N(1)}, FilterExpression="sk = :v"),
                message="Filter Expression can only contain non-primary key attributes: "
@@ -438,7 +437,6 @@ def case_exclusive_start_key_with_sort_condition(ctx):
     eq(sks(out), [7.0, 8.0])
 
 
-@known_gap("ExclusiveStartKey in another partition answers 'does not match the range key predicate'")
 def case_exclusive_start_key_other_partition(ctx):
     validation(lambda: q(ctx, "pk = :p", P, ExclusiveStartKey={"pk": S("other"), "sk": N(1)}),
                contains="The provided starting key is outside query boundaries based on provided conditions")
@@ -519,13 +517,11 @@ def case_reversed_operands_sort_key(ctx):
     eq(sks(q(ctx, "pk = :p AND :lo <= sk", {**P, ":lo": N(18)})), [18.0, 19.0])
 
 
-@known_gap("Query with a malformed ExclusiveStartKey adds ': The provided key element does not match the schema'")
 def case_exclusive_start_key_malformed_message(ctx):
     validation(lambda: q(ctx, "pk = :p", P, ExclusiveStartKey={"bad": S("p")}),
                message="The provided starting key is invalid")
 
 
-@known_gap("Query Select=SPECIFIC_ATTRIBUTES without projection lacks the '1 validation error detected: ' prefix")
 def case_select_specific_without_projection_message(ctx):
     validation(lambda: q(ctx, "pk = :p", P, Select="SPECIFIC_ATTRIBUTES"),
                message="1 validation error detected: Must specify the AttributesToGet or ProjectionExpression "

@@ -188,7 +188,8 @@ impl<S: MetaStore> ControlService<S> {
             .rewrite_table(name, "DeleteTable", |d| {
                 match d.status {
                     TableStatus::Creating => return Err(in_use("created", name)),
-                    TableStatus::Deleting => return Err(in_use("deleted", name)),
+                    // DynamoDB: deleting a table being deleted is no error.
+                    TableStatus::Deleting => return Ok(d.clone()),
                     TableStatus::Active => {}
                 }
                 let mut next = d.clone();

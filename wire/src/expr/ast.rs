@@ -107,6 +107,50 @@ pub enum Condition {
     Or(Box<Condition>, Box<Condition>),
 }
 
+impl Condition {
+    /// The top-level attribute of every path the condition reads, in order of appearance.
+    pub fn top_level_names(&self) -> Vec<&str> {
+        fn operand<'a>(o: &'a Operand, out: &mut Vec<&'a str>) {
+            match o {
+                Operand::Path(p) => out.push(p.head()),
+                Operand::Value(_) => {}
+                Operand::Size(inner) => operand(inner, out),
+            }
+        }
+        fn walk<'a>(c: &'a Condition, out: &mut Vec<&'a str>) {
+            match c {
+                Condition::Compare(_, a, b)
+                | Condition::BeginsWith(a, b)
+                | Condition::Contains(a, b) => {
+                    operand(a, out);
+                    operand(b, out);
+                }
+                Condition::Between(a, b, d) => {
+                    for o in [a, b, d] {
+                        operand(o, out);
+                    }
+                }
+                Condition::In(a, list) => {
+                    operand(a, out);
+                    list.iter().for_each(|o| operand(o, out));
+                }
+                Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => {
+                    out.push(p.head());
+                }
+                Condition::AttributeType(a, _) => operand(a, out),
+                Condition::Not(c) => walk(c, out),
+                Condition::And(a, b) | Condition::Or(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
+
 /// An operand on the right of `SET path = …`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpdateOperand {

@@ -63,11 +63,42 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
             ));
         }
     };
+    // A filter may not test key attributes (the key condition does).
+    let key_in_filter = |c: &wire::expr::Condition| {
+        c.top_level_names()
+            .into_iter()
+            .find(|n| schema.is_key_attribute(n))
+            .map(str::to_owned)
+    };
+    if let Some(f) = &parsed.filter
+        && let Some(k) = key_in_filter(f)
+    {
+        return Err(ApiError::Validation(format!(
+            "Filter Expression can only contain non-primary key attributes: Primary key \
+             attribute: {k}"
+        )));
+    }
+    if let Some(f) = &legacy.filter
+        && let Some(k) = key_in_filter(f)
+    {
+        return Err(ApiError::Validation(format!(
+            "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
+        )));
+    }
     let mut span = key_span(&schema, &kc, !forward)?;
-    if let Some(start) = exclusive_start_key(params, &schema)? {
+    let start = exclusive_start_key(params, &schema).map_err(|e| match e {
+        // Query names no detail (Scan does).
+        ApiError::Validation(_) => {
+            ApiError::Validation("The provided starting key is invalid".into())
+        }
+        other => other,
+    })?;
+    if let Some(start) = start {
         if !span.contains(&start.encoded) {
             return Err(ApiError::Validation(
-                "The provided starting key does not match the range key predicate".into(),
+                "The provided starting key is outside query boundaries based on provided \
+                 conditions"
+                    .into(),
             ));
         }
         span = span.after(start.encoded);

@@ -116,6 +116,7 @@ pub fn check_select(
     select: Option<Select>,
     projection: Option<&str>,
     index: Option<&str>,
+    query: bool,
 ) -> Result<(), ApiError> {
     let bad = |m: String| Err(ApiError::Validation(m));
     match (select, projection) {
@@ -128,11 +129,16 @@ pub fn check_select(
         (Some(Select::AllProjectedAttributes), _) if index.is_none() => {
             bad("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName".into())
         }
-        (Some(Select::SpecificAttributes), None) => bad(
-            "Must specify the AttributesToGet or ProjectionExpression when choosing to get \
-             SPECIFIC_ATTRIBUTES"
-                .into(),
-        ),
+        // Query reports this one in the framework's shape, Scan without it (as DynamoDB).
+        (Some(Select::SpecificAttributes), None) => bad(format!(
+            "{}Must specify the AttributesToGet or ProjectionExpression when choosing to get \
+             SPECIFIC_ATTRIBUTES",
+            if query {
+                "1 validation error detected: "
+            } else {
+                ""
+            }
+        )),
         _ => Ok(()),
     }
 }
@@ -212,7 +218,7 @@ pub async fn prepare(
     let projection_param = ["ProjectionExpression", "AttributesToGet"]
         .into_iter()
         .find(|p| member(params, p).is_some());
-    check_select(select, projection_param, index)?;
+    check_select(select, projection_param, index, op == LegacyOp::Query)?;
     let (table, schema) = resolve_table(ctx, name).await?;
     no_index(index)?;
     Ok(Prepared {

@@ -289,8 +289,8 @@ fn query_and_scan_messages() {
     );
     assert_eq!(
         q(with(json!({"Select": "SPECIFIC_ATTRIBUTES"}))),
-        "Must specify the AttributesToGet or ProjectionExpression when choosing to get \
-         SPECIFIC_ATTRIBUTES"
+        "1 validation error detected: Must specify the AttributesToGet or ProjectionExpression \
+         when choosing to get SPECIFIC_ATTRIBUTES"
     );
     assert_eq!(
         q(with(json!({"Select": "ALL_PROJECTED_ATTRIBUTES"}))),
@@ -313,14 +313,18 @@ fn query_and_scan_messages() {
     );
     assert_eq!(
         q(with(json!({"ExclusiveStartKey": {"pk": {"S": "a"}}}))),
-        "The provided starting key is invalid: The provided key element does not match the \
-         schema"
+        "The provided starting key is invalid"
     );
     assert_eq!(
         q(with(
             json!({"ExclusiveStartKey": {"pk": {"S": "b"}, "sk": {"N": "1"}}})
         )),
-        "The provided starting key does not match the range key predicate"
+        "The provided starting key is outside query boundaries based on provided conditions"
+    );
+    assert_eq!(
+        q(with(json!({"FilterExpression": "sk > :p"}))),
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: \
+         sk"
     );
     assert!(matches!(
         run(&b, "Query", with(json!({"TableName": "nope"}))),
