@@ -244,7 +244,6 @@ def case_nesting_32_levels_ok(ctx):
     eq(roundtrip(ctx, {"deep": nested(31)})["deep"], nested(31))
 
 
-@known_gap("an attribute nested 32 maps deep (leaf at level 33) is accepted; DynamoDB allows 32 levels")
 def case_nesting_33_levels_rejected(ctx):
     validation(lambda: put(ctx, {"deep": nested(32)}), contains="Nesting Levels have exceeded supported limits")
 
@@ -253,7 +252,6 @@ def case_nesting_34_levels_rejected(ctx):
     validation(lambda: put(ctx, {"deep": nested(33)}), contains="Nesting Levels have exceeded supported limits")
 
 
-@known_gap("an attribute nested 32 lists deep (leaf at level 33) is accepted; DynamoDB allows 32 levels")
 def case_nested_lists_33_levels_rejected(ctx):
     v = S("leaf")
     for _ in range(32):

@@ -634,7 +634,6 @@ def case_placeholder_256_bytes_rejected(ctx):
     validation(lambda: upd(ctx, key(), f"SET {ph} = :v", {":v": N(1)}, {ph: "long"}))
 
 
-@known_gap("an ExpressionAttributeNames value '' is accepted and creates an attribute with an empty name")
 def case_empty_attribute_name_via_placeholder(ctx):
     validation(lambda: upd(ctx, key(), "SET #e = :v", {":v": N(1)}, {"#e": ""}))
 

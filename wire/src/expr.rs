@@ -135,6 +135,9 @@ impl RequestExpressions<'_> {
         if let Some(bad) = names.keys().find(|k| !valid_placeholder_key(k, b'#')) {
             return Err(ExprError::InvalidNameKey(bad.clone()));
         }
+        if let Some((key, _)) = names.iter().find(|(_, v)| v.is_empty()) {
+            return Err(ExprError::EmptyName(key.clone()));
+        }
         if let Some(bad) = values.keys().find(|k| !valid_placeholder_key(k, b':')) {
             return Err(ExprError::InvalidValueKey(bad.clone()));
         }

@@ -7,8 +7,9 @@
 //! * sets are non-empty, hold no duplicates, and are kept **sorted** (SS and BS by bytes, NS
 //!   numerically; DynamoDB does not preserve set order, so canonical order costs nothing and
 //!   makes equality, encoding and output deterministic);
-//! * nesting of M and L is at most [`MAX_NESTING_DEPTH`] (32) levels: a top-level `M` holding
-//!   scalars is 1 level;
+//! * nesting of M and L is at most [`MAX_NESTING_DEPTH`] (31) levels: a top-level `M` holding
+//!   scalars is 1 level (DynamoDB's "32 levels" count the item itself: real DynamoDB refuses
+//!   an attribute of 32 nested maps, as recorded by conformance suites run against it);
 //! * empty S and B values are allowed here: only key attributes forbid them
 //!   (`item/key.rs`, with `crate::key`'s rules).
 //!
@@ -45,7 +46,7 @@ pub use key::{KeySchema, PrimaryKey};
 /// DynamoDB's largest item: 400 KB as DynamoDB counts it ([`item_size_bytes`]).
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// The deepest nesting of M and L DynamoDB accepts.
-pub const MAX_NESTING_DEPTH: usize = 32;
+pub const MAX_NESTING_DEPTH: usize = 31;
 
 /// An item: attribute name → value. Names are unique and non-empty; a `BTreeMap` keeps them in
 /// byte order, which the binary encoding relies on.

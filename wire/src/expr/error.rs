@@ -154,6 +154,8 @@ pub enum ExprError {
     ValuesWithoutExpressions,
     #[error("ExpressionAttributeNames contains invalid key: Syntax error; key: \"{0}\"")]
     InvalidNameKey(String),
+    #[error("ExpressionAttributeNames contains invalid value: Empty attribute name for key {0}")]
+    EmptyName(String),
     #[error("ExpressionAttributeValues contains invalid key: Syntax error; key: \"{0}\"")]
     InvalidValueKey(String),
     /// Query: the partition key has no condition.

@@ -277,7 +277,8 @@ impl<'a> Reader<'a> {
     fn value(&mut self, depth: usize) -> Result<AttributeValue, ItemDecodeError> {
         let tag = self.u8("truncated value tag")?;
         let nested = |r: &Self| {
-            if depth + 1 > MAX_NESTING_DEPTH {
+            // One more than the API accepts: items stored while the limit was 32 still decode.
+            if depth > MAX_NESTING_DEPTH {
                 Err(r.error("nesting deeper than 32 levels"))
             } else {
                 Ok(())

@@ -148,11 +148,11 @@ fn nested(levels: usize) -> Value {
 }
 
 #[test]
-fn nesting_is_limited_to_32_levels() {
-    let ok = item(nested(32)).unwrap();
-    assert_eq!(ok["a"].depth(), 32);
+fn nesting_is_limited_to_31_levels() {
+    let ok = item(nested(31)).unwrap();
+    assert_eq!(ok["a"].depth(), 31);
     assert_eq!(
-        validation(nested(33)),
+        validation(nested(32)),
         "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
     );
 }
