@@ -19,10 +19,7 @@ use wire::expr::{KeyCondition, SortKeyCondition, key_condition};
 use wire::item::{AttributeValue, KeySchema};
 use wire::key::{KeyAttr, collection_range, prefix_successor, validate_sort_key};
 
-use super::read_common::{
-    Answer, Prepared, Span, bounded, exclusive_start_key, index_name, prepare, read_span, respond,
-    select,
-};
+use super::read_common::{Knobs, Span, bounded, exclusive_start_key, index_name, prepare, select};
 use super::write_common::return_consumed_capacity;
 use super::{Ctx, Params, Violations, opt_bool, opt_str, table_name};
 use crate::api::error::ApiError;
@@ -37,12 +34,7 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let consistent = opt_bool(params, "ConsistentRead")?.unwrap_or(false);
     let forward = opt_bool(params, "ScanIndexForward")?.unwrap_or(true);
     v.finish()?;
-    let Prepared {
-        parsed,
-        legacy,
-        table,
-        schema,
-    } = prepare(
+    let prep = prepare(
         ctx,
         params,
         LegacyOp::Query,
@@ -52,9 +44,9 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         index,
     )
     .await?;
-    let kc = match (&parsed.key_condition, &legacy.key_conditions) {
-        (Some(c), _) => key_condition(c, &schema)?,
-        (None, Some(k)) => k.resolve(&schema)?,
+    let kc = match (&prep.parsed.key_condition, &prep.legacy.key_conditions) {
+        (Some(c), _) => key_condition(c, &prep.schema)?,
+        (None, Some(k)) => k.resolve(&prep.schema)?,
         (None, None) => {
             return Err(ApiError::Validation(
                 "Either the KeyConditions or KeyConditionExpression parameter must be \
@@ -67,10 +59,10 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
     let key_in_filter = |c: &wire::expr::Condition| {
         c.top_level_names()
             .into_iter()
-            .find(|n| schema.is_key_attribute(n))
+            .find(|n| prep.schema.is_key_attribute(n))
             .map(str::to_owned)
     };
-    if let Some(f) = &parsed.filter
+    if let Some(f) = &prep.parsed.filter
         && let Some(k) = key_in_filter(f)
     {
         return Err(ApiError::Validation(format!(
@@ -78,15 +70,15 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
              attribute: {k}"
         )));
     }
-    if let Some(f) = &legacy.filter
+    if let Some(f) = &prep.legacy.filter
         && let Some(k) = key_in_filter(f)
     {
         return Err(ApiError::Validation(format!(
             "QueryFilter can only contain non-primary key attributes: Primary key attribute: {k}"
         )));
     }
-    let mut span = key_span(&schema, &kc, !forward)?;
-    let start = exclusive_start_key(params, &schema).map_err(|e| match e {
+    let mut span = key_span(&prep.schema, &kc, !forward)?;
+    let start = exclusive_start_key(params, &prep.schema).map_err(|e| match e {
         // Query names no detail (Scan does).
         ApiError::Validation(_) => {
             ApiError::Validation("The provided starting key is invalid".into())
@@ -103,27 +95,18 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         }
         span = span.after(start.encoded);
     }
-    let page = read_span(ctx, &table, span, limit.map(clamp_limit), consistent).await?;
-    let filter = parsed.filter.or(legacy.filter);
-    let projection = parsed.projection.or(legacy.projection);
-    Ok(respond(
-        &Answer {
-            op: CapacityOp::Query,
-            table: &table,
-            schema: &schema,
+    prep.answer(
+        ctx,
+        CapacityOp::Query,
+        span,
+        Knobs {
             select,
-            filter: filter.as_ref(),
-            projection: projection.as_ref(),
+            limit,
             consistent,
             capacity,
         },
-        page,
-    ))
-}
-
-/// A validated `Limit` (≥ 1) as a page's item bound.
-pub fn clamp_limit(limit: i64) -> u32 {
-    u32::try_from(limit).unwrap_or(u32::MAX).max(1)
+    )
+    .await
 }
 
 fn key_attr(v: &AttributeValue) -> Option<KeyAttr> {

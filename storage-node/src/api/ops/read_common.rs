@@ -229,6 +229,44 @@ pub async fn prepare(
     })
 }
 
+/// The knobs Query and Scan share for paging and answering.
+pub struct Knobs {
+    pub select: Option<Select>,
+    /// A validated `Limit` (≥ 1).
+    pub limit: Option<i64>,
+    pub consistent: bool,
+    pub capacity: ReturnConsumedCapacity,
+}
+
+impl Prepared {
+    /// Reads one page of `span` and builds the response (`op`: Query or Scan).
+    pub async fn answer(
+        self,
+        ctx: &Ctx<'_>,
+        op: CapacityOp,
+        span: Span,
+        k: Knobs,
+    ) -> Result<Value, ApiError> {
+        let limit = k.limit.map(|l| u32::try_from(l).unwrap_or(u32::MAX).max(1));
+        let page = read_span(ctx, &self.table, span, limit, k.consistent).await?;
+        let filter = self.parsed.filter.or(self.legacy.filter);
+        let projection = self.parsed.projection.or(self.legacy.projection);
+        Ok(respond(
+            &Answer {
+                op,
+                table: &self.table,
+                schema: &self.schema,
+                select: k.select,
+                filter: filter.as_ref(),
+                projection: projection.as_ref(),
+                consistent: k.consistent,
+                capacity: k.capacity,
+            },
+            page,
+        ))
+    }
+}
+
 /// The stored keys one read covers, and its direction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Span {
@@ -270,13 +308,13 @@ impl Span {
 
 /// One page read: the items evaluated, in order, and whether the read stopped at a limit
 /// (then the last item's key is the `LastEvaluatedKey`).
-pub struct Page {
+struct Page {
     pub items: Vec<Item>,
     pub more: bool,
 }
 
 /// Reads one page of `span` (see the module docs).
-pub async fn read_span(
+async fn read_span(
     ctx: &Ctx<'_>,
     table: &TableRef,
     mut span: Span,
@@ -335,7 +373,7 @@ pub async fn read_span(
 }
 
 /// What the response is built from.
-pub struct Answer<'a> {
+struct Answer<'a> {
     pub op: CapacityOp,
     pub table: &'a TableRef,
     pub schema: &'a KeySchema,
@@ -348,7 +386,7 @@ pub struct Answer<'a> {
 
 /// The response: `Items` (unless `Select=COUNT`), `Count`, `ScannedCount`,
 /// `LastEvaluatedKey` and `ConsumedCapacity`.
-pub fn respond(a: &Answer<'_>, page: Page) -> Value {
+fn respond(a: &Answer<'_>, page: Page) -> Value {
     let mut tally = ReadTally::new();
     for item in &page.items {
         tally.add_item(item_size_bytes(item));

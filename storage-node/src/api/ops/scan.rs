@@ -15,11 +15,7 @@ use wire::capacity::CapacityOp;
 use wire::expr::legacy::Operation as LegacyOp;
 use wire::key::{table_prefix, table_range};
 
-use super::query::clamp_limit;
-use super::read_common::{
-    Answer, Prepared, Span, bounded, exclusive_start_key, index_name, prepare, read_span, respond,
-    select,
-};
+use super::read_common::{Knobs, Span, bounded, exclusive_start_key, index_name, prepare, select};
 use super::write_common::return_consumed_capacity;
 use super::{Ctx, Params, Violations, opt_bool, table_name};
 use crate::api::error::ApiError;
@@ -76,15 +72,10 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         }
         (Some(s), Some(n)) => Some((s as u64, n as u64)),
     };
-    let Prepared {
-        parsed,
-        legacy,
-        table,
-        schema,
-    } = prepare(ctx, params, LegacyOp::Scan, name, None, select, index).await?;
+    let prep = prepare(ctx, params, LegacyOp::Scan, name, None, select, index).await?;
     let (s, n) = segments.unwrap_or((0, 1));
-    let mut span = segment_span(table.id, s, n);
-    if let Some(start) = exclusive_start_key(params, &schema)? {
+    let mut span = segment_span(prep.table.id, s, n);
+    if let Some(start) = exclusive_start_key(params, &prep.schema)? {
         if !span.contains(&start.encoded) {
             return Err(ApiError::Validation(format!(
                 "The provided starting key is invalid: it does not belong to Segment {s} of \
@@ -93,22 +84,18 @@ pub async fn run(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
         }
         span = span.after(start.encoded);
     }
-    let page = read_span(ctx, &table, span, limit.map(clamp_limit), consistent).await?;
-    let filter = parsed.filter.or(legacy.filter);
-    let projection = parsed.projection.or(legacy.projection);
-    Ok(respond(
-        &Answer {
-            op: CapacityOp::Scan,
-            table: &table,
-            schema: &schema,
+    prep.answer(
+        ctx,
+        CapacityOp::Scan,
+        span,
+        Knobs {
             select,
-            filter: filter.as_ref(),
-            projection: projection.as_ref(),
+            limit,
             consistent,
             capacity,
         },
-        page,
-    ))
+    )
+    .await
 }
 
 /// The first hash of segment `s` of `n` (`2⁶⁴` for `s == n`).
