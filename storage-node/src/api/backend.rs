@@ -9,10 +9,11 @@
 //!
 //! Object safety: methods return [`BoxFuture`], so the server holds an `Arc<dyn ApiBackend>`.
 //!
-//! Growth (issue 5): conditions, UpdateItem, Query/Scan and batches arrive as new fields on the
-//! call structs (e.g. `condition: Option<Condition>` on [`PutItemCall`]) and as new methods with
-//! their own call structs; existing backends keep compiling only if new methods get default
-//! bodies, so add them with one returning `ApiError::Validation("… not supported")`.
+//! Conditional writes and updates go through [`ApiBackend::write_item`] (evaluated by the
+//! partition leader), Query and Scan through [`ApiBackend::read_range`] (one partition per
+//! call), table changes (UpdateTable, tags, time to live) through [`ApiBackend::alter_table`].
+//! Every method is required: the two backends (`NodeBackend`, the test `MemBackend`) implement
+//! all of them, so a new operation cannot silently answer "not supported" on one of them.
 //!
 //! Neighbours: the test backend in `api/testing.rs`; the types of table calls in
 //! `wire/src/control.rs`; items in `wire/src/item.rs`.

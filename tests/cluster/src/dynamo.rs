@@ -215,3 +215,43 @@ pub fn error_type(resp: &Response) -> Option<String> {
     let t = v.get("__type")?.as_str()?;
     Some(t.rsplit('#').next().unwrap_or(t).to_owned())
 }
+
+/// Runs the boto3 script `script` (relative to the repository root) with the node's endpoint
+/// as its one argument and the cluster's key in a clean AWS environment (no profile, config
+/// or session token of the machine's user leaks in). Panics, naming the fix, when python3 or
+/// boto3 is missing (`scripts/test` installs python3-boto3). Returns the script's output.
+pub async fn run_boto3_script(
+    cluster: &Cluster,
+    node: usize,
+    script: &str,
+) -> std::process::Output {
+    use std::process::Command;
+    let probe = Command::new("python3")
+        .args(["-c", "import boto3"])
+        .output()
+        .unwrap_or_else(|e| panic!("python3 not found ({e}): apt-get install python3-boto3"));
+    assert!(
+        probe.status.success(),
+        "python3 cannot import boto3: apt-get install python3-boto3 (scripts/test does)\n{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let script = crate::repo_root().join(script);
+    let key = cluster.access_key().clone();
+    let endpoint = cluster.endpoint(node);
+    tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(&script)
+            .arg(&endpoint)
+            .env("AWS_ACCESS_KEY_ID", &key.id)
+            .env("AWS_SECRET_ACCESS_KEY", &key.secret)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .expect("run python3")
+    })
+    .await
+    .expect("the script's task")
+}

@@ -4,46 +4,20 @@
 //! marked as known gaps (documented deviations still open) are listed by the suite and do not
 //! fail it. Fails when python3 or boto3 is missing (`scripts/test` installs python3-boto3).
 
-use std::process::Command;
 use std::time::Instant;
 
-use cairn_cluster_tests::{Cluster, ClusterSpec, repo_root};
+use cairn_cluster_tests::dynamo::run_boto3_script;
+use cairn_cluster_tests::{Cluster, ClusterSpec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
-    let probe = Command::new("python3")
-        .args(["-c", "import boto3"])
-        .output()
-        .unwrap_or_else(|e| panic!("python3 not found ({e}): apt-get install python3-boto3"));
-    assert!(
-        probe.status.success(),
-        "python3 cannot import boto3: apt-get install python3-boto3 (scripts/test does)"
-    );
     let cluster = Cluster::start(ClusterSpec {
         partitions: Some(2),
         ..ClusterSpec::default()
     })
     .await;
-    let script = repo_root().join("tests/conformance/run.py");
-    let key = cluster.access_key().clone();
-    let endpoint = cluster.endpoint(1);
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(&script)
-            .arg(&endpoint)
-            .env("AWS_ACCESS_KEY_ID", &key.id)
-            .env("AWS_SECRET_ACCESS_KEY", &key.secret)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .output()
-            .expect("run python3")
-    })
-    .await
-    .unwrap();
+    let out = run_boto3_script(&cluster, 1, "tests/conformance/run.py").await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary = stdout.lines().last().unwrap_or("");
     let problems: Vec<&str> = stdout

@@ -59,14 +59,7 @@ pub async fn update(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
 }
 
 pub async fn describe(ctx: &Ctx<'_>, params: &Params) -> Result<Value, ApiError> {
-    let mut v = Violations::default();
-    let name = table_name(params, &mut v)?;
-    v.finish()?;
-    let desc = ctx
-        .backend
-        .describe_table(name.to_owned())
-        .await
-        .map_err(ApiError::from_control)?;
+    let desc = super::describe_table::described(ctx, params).await?;
     Ok(match desc.settings.ttl_attribute {
         Some(a) => {
             json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": a}})
